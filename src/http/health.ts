@@ -1,0 +1,17 @@
+/**
+ * GET /healthz: the process is up (no I/O). GET /readyz: the catalog and
+ * every shard answer; 503 with the details otherwise, so a load balancer can
+ * take the instance out.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services/services.js';
+
+/** Registers /healthz and /readyz. */
+export function registerHealth(app: FastifyInstance, services: Services): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const readiness = await services.health.readiness();
+    reply.code(readiness.ready ? 200 : 503);
+    return { status: readiness.ready ? 'ready' : 'not ready', ...readiness };
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics at GET /metrics: one registry per app (nothing global),
+ * default process metrics, HTTP request counts and latencies, ingest and
+ * query counters.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The metrics of one gateway process. */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  ingestedEvents: Counter<'shard'>;
+  purgedRows: Counter<'family'>;
+  purgeDuration: Histogram<'family'>;
+}
+
+/** Creates the registry and every metric. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'databalancer_' });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'databalancer_http_requests_total',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'databalancer_http_request_duration_seconds',
+      help: 'HTTP request latency by method and route',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    ingestedEvents: new Counter({
+      name: 'databalancer_ingested_events_total',
+      help: 'Log events written, by shard',
+      labelNames: ['shard'],
+      registers: [registry],
+    }),
+    purgedRows: new Counter({
+      name: 'databalancer_purged_rows_total',
+      help: 'Rows deleted by retention and on-demand purges (family table plus raw_logs), by family',
+      labelNames: ['family'],
+      registers: [registry],
+    }),
+    purgeDuration: new Histogram({
+      name: 'databalancer_purge_duration_seconds',
+      help: 'Time one purge of one family took',
+      labelNames: ['family'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Records every request and serves GET /metrics. */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,468 @@
+/**
+ * Value coercion: checks that each event value fits its declared type and turns
+ * it into what is bound into a mysql2 placeholder (DESIGN.md section 4, "values
+ * must fit their type"). Pure: validates a whole batch before anything is
+ * written, so a rejected request writes nothing.
+ */
+import { AppError } from '../errors/app-error.js';
+import { isPlainObject, type DeclaredField } from './declared-schema.js';
+import type { DeclaredType } from './type-mapping.js';
+
+/** What is bound into a mysql2 placeholder. */
+export type SqlValue = string | number | boolean | null;
+
+/**
+ * Thrown by {@link coerceValue} when a value does not fit; carries only the
+ * reason. {@link coerceEvents} turns it into an INVALID_VALUE AppError with
+ * the event index and field.
+ */
+export class ValueCoercionError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ValueCoercionError';
+  }
+}
+
+/** TEXT holds at most 65,535 bytes (https://dev.mysql.com/doc/refman/8.0/en/storage-requirements.html). */
+export const MAX_STRING_BYTES = 65_535;
+
+/**
+ * Deepest nesting of arrays/objects a json value may have. MariaDB's
+ * json_valid() (the CHECK behind its JSON type) fails from 32 nested
+ * containers on (checked on 10.11); MySQL allows 100.
+ */
+export const MAX_JSON_NESTING = 31;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT_PATTERN = /^-?(0|[1-9]\d*)$/;
+/** A JSON number: what a canonical decimal string looks like. */
+const DECIMAL_PATTERN = /^(-?)(0|[1-9]\d*)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** DATETIME's range as epoch seconds: 1000-01-01 00:00:00 .. 9999-12-31 23:59:59. */
+const MIN_EPOCH_SECONDS = BigInt(Date.UTC(1000, 0, 1) / 1000);
+const MAX_EPOCH_SECONDS = BigInt(Date.UTC(9999, 11, 31, 23, 59, 59) / 1000);
+
+/** Floor division for BigInt (BigInt `/` truncates toward zero). */
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+}
+
+function pad(value: number, width: number): string {
+  return String(value).padStart(width, '0');
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function checkCalendarDate(year: number, month: number, day: number): void {
+  if (month < 1 || month > 12) throw new ValueCoercionError(`month ${month} does not exist`);
+  if (day < 1 || day > daysInMonth(year, month)) {
+    throw new ValueCoercionError(`${pad(year, 4)}-${pad(month, 2)} has no day ${day}`);
+  }
+}
+
+function checkYearRange(year: number): void {
+  if (year < 1000 || year > 9999) {
+    throw new ValueCoercionError(`year ${year} is outside the range MySQL can store (1000 to 9999, in UTC)`);
+  }
+}
+
+/** A point in time split into UTC calendar fields plus microseconds. */
+interface UtcInstant {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  micros: number;
+}
+
+function formatDateTime(t: UtcInstant): string {
+  return `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)} ${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}.${pad(t.micros, 6)}`;
+}
+
+function formatDate(t: UtcInstant): string {
+  return `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}`;
+}
+
+/** Whole epoch milliseconds (within Date's range) -> UTC fields, micros supplied separately. */
+function fromEpochMillis(ms: number, micros: number): UtcInstant {
+  const d = new Date(ms);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    micros,
+  };
+}
+
+/**
+ * Parses an ISO-8601 date-time (`T`, `t` or a space between date and time;
+ * seconds and fraction optional; `Z`, `+hh:mm`, `+hhmm`, `+hh` or no offset,
+ * which means UTC) or a date alone (midnight UTC). Fractions beyond
+ * microseconds are truncated. Returns undefined when the text is not in this
+ * shape; throws ValueCoercionError when it is but names an impossible time.
+ */
+function parseIsoInstant(text: string): UtcInstant | undefined {
+  const dateOnly = DATE_PATTERN.exec(text);
+  if (dateOnly) {
+    const [year, month, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])];
+    checkCalendarDate(year, month, day);
+    checkYearRange(year);
+    return { year, month, day, hour: 0, minute: 0, second: 0, micros: 0 };
+  }
+  const m = DATETIME_PATTERN.exec(text);
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
+  checkCalendarDate(year, month, day);
+  // Date.UTC maps years 0-99 to 1900-1999; such years are out of range anyway.
+  if (year < 100) checkYearRange(year);
+  if (hour > 23 || minute > 59 || second > 59) {
+    throw new ValueCoercionError(`time ${m[4]}:${m[5]}:${m[6] ?? '00'} does not exist (hours 00-23, minutes and seconds 00-59)`);
+  }
+  let offsetMinutes = 0;
+  const offset = m[8];
+  if (offset !== undefined && offset !== 'Z' && offset !== 'z') {
+    const digits = offset.slice(1).replace(':', '');
+    const offHours = Number(digits.slice(0, 2));
+    const offMinutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+    if (offHours > 23 || offMinutes > 59) throw new ValueCoercionError(`time zone offset ${offset} does not exist`);
+    offsetMinutes = (offset.startsWith('-') ? -1 : 1) * (offHours * 60 + offMinutes);
+  }
+  // Date.UTC is exact for whole milliseconds; the sub-second part never changes
+  // with the offset, so microseconds are carried separately and never rounded.
+  const ms = Date.UTC(year, month - 1, day, hour, minute - offsetMinutes, second);
+  const instant = fromEpochMillis(ms, micros);
+  checkYearRange(instant.year);
+  return instant;
+}
+
+/**
+ * Parses a canonical decimal (JSON number syntax) as epoch seconds, exactly:
+ * `"1700000000.123456"` keeps its microseconds; digits beyond microseconds are
+ * dropped (toward the past). Returns undefined when the text is not a decimal.
+ */
+function parseEpochSeconds(text: string): UtcInstant | undefined {
+  if (text.length > 100) return undefined;
+  const m = DECIMAL_PATTERN.exec(text);
+  if (!m) return undefined;
+  const negative = m[1] === '-';
+  const intPart = m[2] ?? '0';
+  const fracPart = m[3] ?? '';
+  const exponent = Number(m[4] ?? '0');
+  const range = (): ValueCoercionError =>
+    new ValueCoercionError(
+      'as epoch seconds this is outside the range MySQL can store (years 1000 to 9999); if it is in milliseconds, divide by 1000',
+    );
+  // value * 10^6 = digits * 10^(exponent + 6 - fracLen)
+  const shift = exponent + 6 - fracPart.length;
+  if (shift > 40) throw range();
+  let digits = BigInt(intPart + fracPart);
+  if (negative) digits = -digits;
+  const micros = shift >= 0 ? digits * 10n ** BigInt(shift) : shift < -200 ? floorDiv(digits, 10n ** 200n) : floorDiv(digits, 10n ** BigInt(-shift));
+  const seconds = floorDiv(micros, 1_000_000n);
+  if (seconds < MIN_EPOCH_SECONDS || seconds > MAX_EPOCH_SECONDS) throw range();
+  return fromEpochMillis(Number(seconds) * 1000, Number(micros - seconds * 1_000_000n));
+}
+
+function coerceString(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new ValueCoercionError('a string field takes only JSON strings; quote the value');
+  }
+  if (/\p{Cs}/u.test(value)) {
+    throw new ValueCoercionError('the string contains a lone UTF-16 surrogate, which is not valid Unicode; fix the encoding');
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_STRING_BYTES) {
+    throw new ValueCoercionError(
+      `the string is ${bytes} bytes in UTF-8, more than the ${MAX_STRING_BYTES} a TEXT column holds; shorten it or declare the field as json`,
+    );
+  }
+  return value;
+}
+
+function coerceInt(value: unknown): number | string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || !Number.isInteger(value)) {
+      throw new ValueCoercionError('an int field takes whole numbers only; round it or declare the field as float');
+    }
+    if (!Number.isSafeInteger(value)) {
+      throw new ValueCoercionError(
+        'this integer is beyond ±2^53 and lost precision when parsed as a JSON number; send it as a string, e.g. "9007199254740993"',
+      );
+    }
+    return value === 0 ? 0 : value; // -0 -> 0
+  }
+  if (typeof value === 'bigint') return checkInt64(value);
+  if (typeof value === 'string') {
+    if (value.length > 20 || !INT_PATTERN.test(value)) {
+      throw new ValueCoercionError(
+        'an int field takes a whole number or a string of digits with an optional minus sign and no leading zeros, spaces, "+", decimals or exponent (e.g. "42")',
+      );
+    }
+    return checkInt64(BigInt(value));
+  }
+  throw new ValueCoercionError('an int field takes a whole number, or its digits as a string');
+}
+
+function checkInt64(big: bigint): number | string {
+  if (big < INT64_MIN || big > INT64_MAX) {
+    throw new ValueCoercionError(
+      'the integer is outside BIGINT\'s range -9223372036854775808 to 9223372036854775807; declare the field as float or string',
+    );
+  }
+  const n = Number(big);
+  return Number.isSafeInteger(n) ? n : big.toString();
+}
+
+function coerceFloat(value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ValueCoercionError('a float field takes finite numbers only');
+    return value;
+  }
+  if (typeof value === 'string') {
+    if (value.length > 1000 || !DECIMAL_PATTERN.test(value)) {
+      throw new ValueCoercionError(
+        'a float field takes a number, or a string in JSON number syntax without spaces (e.g. "3.14", "-1e5", "10")',
+      );
+    }
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new ValueCoercionError('the number is too large for a DOUBLE column');
+    return n === 0 ? 0 : n;
+  }
+  throw new ValueCoercionError('a float field takes a number, or a number as a string');
+}
+
+function coerceBool(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 0 || value === 1) return value === 1;
+  if (typeof value === 'string') {
+    const lower = value.length <= 5 ? value.toLowerCase() : '';
+    if (lower === 'true' || value === '1') return true;
+    if (lower === 'false' || value === '0') return false;
+  }
+  throw new ValueCoercionError('a bool field takes true, false, 0, 1, "true", "false", "0" or "1"');
+}
+
+const TIMESTAMP_HINT =
+  'a timestamp field takes an ISO-8601 string such as "2024-05-01T12:30:00.123456Z" (no offset means UTC), a date "2024-05-01", or epoch seconds (e.g. 1714566600.5)';
+
+function coerceTimestamp(value: unknown): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ValueCoercionError(TIMESTAMP_HINT);
+    // String() gives the shortest text that round-trips: the digits the sender wrote.
+    const instant = parseEpochSeconds(String(value));
+    if (instant === undefined) throw new ValueCoercionError(TIMESTAMP_HINT);
+    return formatDateTime(instant);
+  }
+  if (typeof value === 'string') {
+    const instant = parseIsoInstant(value) ?? parseEpochSeconds(value);
+    if (instant === undefined) throw new ValueCoercionError(TIMESTAMP_HINT);
+    return formatDateTime(instant);
+  }
+  throw new ValueCoercionError(TIMESTAMP_HINT);
+}
+
+function coerceDate(value: unknown): string {
+  if (typeof value === 'string') {
+    const instant = parseIsoInstant(value);
+    if (instant !== undefined) return formatDate(instant);
+  }
+  throw new ValueCoercionError(
+    'a date field takes a string "YYYY-MM-DD" (years 1000 to 9999), or an ISO-8601 date-time whose UTC date is stored',
+  );
+}
+
+/** Walks a JSON value, refusing non-JSON values, lone surrogates and nesting deeper than the servers accept. */
+function checkJsonValue(value: unknown, depth: number): void {
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ValueCoercionError('a json value cannot hold NaN or Infinity');
+    return;
+  }
+  if (typeof value === 'string') {
+    if (/\p{Cs}/u.test(value)) {
+      throw new ValueCoercionError('a string inside the json value contains a lone UTF-16 surrogate, which the server refuses; fix the encoding');
+    }
+    return;
+  }
+  if (typeof value !== 'object') throw new ValueCoercionError(`${typeof value} values are not JSON`);
+  if (depth >= MAX_JSON_NESTING) {
+    throw new ValueCoercionError(
+      `the json value nests arrays/objects more than ${MAX_JSON_NESTING} levels deep, which MariaDB refuses; flatten it or store it as a string`,
+    );
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) checkJsonValue(item, depth + 1);
+    return;
+  }
+  if (!isPlainObject(value)) throw new ValueCoercionError('only plain JSON objects and arrays can be stored as json');
+  for (const [key, item] of Object.entries(value)) {
+    checkJsonValue(key, depth + 1);
+    checkJsonValue(item, depth + 1);
+  }
+}
+
+function coerceJson(value: unknown): string {
+  checkJsonValue(value, 0);
+  return JSON.stringify(value);
+}
+
+/**
+ * Checks that one value fits a declared type and returns what to bind.
+ * `null` and `undefined` are SQL NULL for every type.
+ *
+ * - string: JS strings only, at most 65,535 UTF-8 bytes, no lone surrogates.
+ * - int: safe JS integers, or canonical digit strings (`/^-?(0|[1-9]\d*)$/`)
+ *   within signed 64-bit; returned as a number when safe, else as a string.
+ * - float: finite numbers, or strings in JSON number syntax -> number.
+ * - bool: true/false, 0/1, "true"/"false" (any case), "0"/"1" -> boolean.
+ * - timestamp: ISO-8601 date-time (offset or UTC), ISO date (midnight UTC),
+ *   or epoch seconds (number or decimal string, fraction kept to the
+ *   microsecond) -> `'YYYY-MM-DD HH:MM:SS.ffffff'` in UTC, years 1000-9999.
+ * - date: `'YYYY-MM-DD'` (valid calendar date), or an ISO-8601 date-time whose
+ *   UTC date is taken -> `'YYYY-MM-DD'`. Numbers are refused.
+ * - json: any JSON value up to 31 nested containers -> JSON text.
+ *
+ * @throws ValueCoercionError with the reason (never an AppError).
+ * @example coerceValue('int', '9223372036854775807') // => '9223372036854775807'
+ * @example coerceValue('timestamp', '2024-01-02T03:04:05.123456+01:00') // => '2024-01-02 02:04:05.123456'
+ * @example coerceValue('bool', 'TRUE') // => true
+ */
+export function coerceValue(type: DeclaredType, value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case 'string':
+      return coerceString(value);
+    case 'int':
+      return coerceInt(value);
+    case 'float':
+      return coerceFloat(value);
+    case 'bool':
+      return coerceBool(value);
+    case 'timestamp':
+      return coerceTimestamp(value);
+    case 'date':
+      return coerceDate(value);
+    case 'json':
+      return coerceJson(value);
+  }
+}
+
+/** Options of {@link coerceEvents}. */
+export interface CoerceEventsOptions {
+  /** Longest excerpt of a bad value put into messages and details; default 100 characters. */
+  valuePreviewChars?: number;
+}
+
+/** Result of {@link coerceEvents}: the insert's column list and one row per event. */
+export interface CoercedEvents {
+  columns: string[];
+  rows: SqlValue[][];
+}
+
+/**
+ * A short, JSON-safe rendering of a received value for messages and details:
+ * short scalars as they are, anything else as JSON text cut to `max` characters.
+ */
+export function previewValue(value: unknown, max = 100): string | number | boolean | null {
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  let text: string;
+  if (typeof value === 'string') {
+    text = value;
+  } else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  const chars = Array.from(text.length > max * 2 + 2 ? text.slice(0, max * 2 + 2) : text);
+  return chars.length > max ? `${chars.slice(0, max).join('')}...` : text;
+}
+
+/**
+ * Validates and coerces a batch of events against the declared fields,
+ * all of them before anything is written.
+ *
+ * `columns` are all declared names in schema order; `rows[i][j]` is event i's
+ * value for column j, null when missing or null. Event keys must match a
+ * declared name exactly.
+ *
+ * @throws AppError BAD_USER_INPUT (`logs` not an array `{ received }`; an event
+ *   not an object `{ index }`), UNDECLARED_FIELD `{ index, field }`,
+ *   INVALID_VALUE `{ index, field, type, value }` (value shortened).
+ * @example coerceEvents([{ name: 'n', type: 'int' }], [{ n: '7' }, {}])
+ *   // => { columns: ['n'], rows: [[7], [null]] }
+ */
+export function coerceEvents(
+  fields: readonly DeclaredField[],
+  logs: unknown,
+  opts: CoerceEventsOptions = {},
+): CoercedEvents {
+  const previewChars = opts.valuePreviewChars ?? 100;
+  if (!Array.isArray(logs)) {
+    const received = logs === null ? 'null' : typeof logs;
+    throw new AppError('BAD_USER_INPUT', `"logs" must be an array of event objects, received ${received}`, {
+      received,
+    });
+  }
+  const columns = fields.map((f) => f.name);
+  const declared = new Set(columns);
+  const rows: SqlValue[][] = [];
+  logs.forEach((event: unknown, index: number) => {
+    if (!isPlainObject(event)) {
+      const received = event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event;
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `event ${index} in "logs" must be a JSON object of field values, received ${received}`,
+        { index },
+      );
+    }
+    for (const key of Object.keys(event)) {
+      if (!declared.has(key)) {
+        const field = String(previewValue(key, previewChars));
+        throw new AppError(
+          'UNDECLARED_FIELD',
+          `event ${index} has field "${field}" that the request does not declare; add it to "schema" (e.g. "schema": {"${field}": "string"}) or remove it from the event`,
+          { index, field },
+        );
+      }
+    }
+    const row: SqlValue[] = [];
+    for (const { name, type } of fields) {
+      const value = Object.prototype.hasOwnProperty.call(event, name) ? event[name] : undefined;
+      try {
+        row.push(coerceValue(type, value));
+      } catch (error) {
+        if (!(error instanceof ValueCoercionError)) throw error;
+        const shown = previewValue(value, previewChars);
+        throw new AppError(
+          'INVALID_VALUE',
+          `event ${index}: field "${name}" is declared ${type} but received ${JSON.stringify(shown)}: ${error.message}`,
+          { index, field: name, type, value: shown },
+        );
+      }
+    }
+    rows.push(row);
+  });
+  return { columns, rows };
+}

@@ -1,0 +1,79 @@
+/**
+ * Entry point: loadConfig -> createApp -> listen; signal handling. The only
+ * place that reads process.argv/env and calls process.exit.
+ */
+import { loadConfig, helpText, HelpRequested, type Config } from './config/config.js';
+import { createLogger } from './logging/logger.js';
+import { createApp } from './app.js';
+import { isAppError } from './errors/app-error.js';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${helpText()}\n`);
+      process.exit(0);
+    }
+    if (isAppError(error) && error.code === 'CONFIG_INVALID') {
+      const problems = error.details['problems'];
+      const line = Array.isArray(problems) ? problems.join('; ') : error.message;
+      process.stderr.write(`databalancer: invalid configuration: ${line} (run with --help for every flag)\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const app = await createApp(config, logger);
+
+  // Connect to every shard now, for the seed's start-up lines and an early
+  // warning; a shard that is down joins when it comes back.
+  await Promise.all(
+    app.manager.shards.map(async (pool) => {
+      try {
+        await pool.ready();
+      } catch (error) {
+        logger.warn({ shard: pool.id, err: isAppError(error) ? error.message : error }, `could not connect to MySQL at ${pool.address}; will retry on demand`);
+      }
+    }),
+  );
+  await app.manager.catalog.ready().catch((error: unknown) => {
+    logger.warn({ err: isAppError(error) ? error.message : error }, 'catalog unreachable; will retry on demand');
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  logger.info(`Starting HTTP server on ${config.server.address}`);
+  try {
+    await app.server.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    logger.fatal({ err: error }, `cannot listen on ${config.server.address}`);
+    await app.close();
+    process.exit(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`databalancer: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+/**
+ * How result values and column types leave the gateway: numbers as JSON
+ * numbers (integers past 2^53 and long decimals as strings), DATETIME as
+ * ISO-8601 UTC, JSON columns parsed, BOOLEAN (TINYINT(1)) as true/false.
+ * Pure: used as mysql2's per-query typeCast.
+ */
+
+/** The part of mysql2's typeCast field that we read. */
+export interface CastField {
+  type: string;
+  length: number;
+  extendedFormat?: string | undefined;
+  string(): string | null;
+}
+
+/** A JSON-ready cell value. */
+export type CellValue = string | number | boolean | null | Record<string, unknown> | unknown[];
+
+/** Decimals with more significant digits than a double holds exactly stay strings. */
+const MAX_EXACT_DIGITS = 15;
+
+/**
+ * Decimal text -> number when exact enough, else the text.
+ * Examples: '41.5000' -> 41.5; '12345678901234567890.1' -> '12345678901234567890.1'.
+ */
+export function decimalToJson(text: string): number | string {
+  const digits = text.replace(/^-/, '').replace('.', '').replace(/^0+/, '');
+  const significant = digits.replace(/0+$/, '').length;
+  if (significant > MAX_EXACT_DIGITS) return text;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : text;
+}
+
+/** '2024-01-02 03:04:05.123456' -> '2024-01-02T03:04:05.123456Z' (sessions run in UTC). */
+export function dateTimeToIso(text: string): string {
+  return text.includes(' ') ? `${text.replace(' ', 'T')}Z` : text;
+}
+
+/** True when the column carries JSON (MySQL's native type, or MariaDB's json format metadata). */
+export function isJsonField(field: Pick<CastField, 'type' | 'extendedFormat'>): boolean {
+  return field.type === 'JSON' || field.extendedFormat === 'json';
+}
+
+/**
+ * Converts one cell as the API promises. `next` is mysql2's default
+ * conversion (with supportBigNumbers: numbers when safe, else strings).
+ */
+export function castCell(field: CastField, next: () => unknown): CellValue {
+  if (isJsonField(field)) {
+    const text = field.string();
+    if (text === null) return null;
+    try {
+      return JSON.parse(text) as CellValue;
+    } catch {
+      return text;
+    }
+  }
+  switch (field.type) {
+    case 'NEWDECIMAL':
+    case 'DECIMAL': {
+      const text = field.string();
+      return text === null ? null : decimalToJson(text);
+    }
+    case 'DATETIME':
+    case 'DATETIME2':
+    case 'TIMESTAMP':
+    case 'TIMESTAMP2': {
+      const text = field.string();
+      return text === null ? null : dateTimeToIso(text);
+    }
+    case 'DATE':
+    case 'NEWDATE':
+    case 'TIME':
+    case 'TIME2':
+      return field.string();
+    case 'TINY': {
+      const value = next();
+      if (field.length === 1 && typeof value === 'number') return value !== 0;
+      return value as CellValue;
+    }
+    default: {
+      const value = next();
+      if (Buffer.isBuffer(value)) return value.toString('utf8');
+      return value as CellValue;
+    }
+  }
+}
+
+/** mysql2 field type -> the SQL type name clients see. Example: 'LONGLONG' -> 'bigint'. */
+export function sqlTypeName(field: Pick<CastField, 'type' | 'length' | 'extendedFormat'>): string {
+  if (isJsonField(field)) return 'json';
+  switch (field.type) {
+    case 'TINY':
+      return field.length === 1 ? 'boolean' : 'tinyint';
+    case 'SHORT':
+      return 'smallint';
+    case 'INT24':
+      return 'mediumint';
+    case 'LONG':
+      return 'int';
+    case 'LONGLONG':
+      return 'bigint';
+    case 'FLOAT':
+      return 'float';
+    case 'DOUBLE':
+      return 'double';
+    case 'NEWDECIMAL':
+    case 'DECIMAL':
+      return 'decimal';
+    case 'DATETIME':
+    case 'DATETIME2':
+      return 'datetime';
+    case 'TIMESTAMP':
+    case 'TIMESTAMP2':
+      return 'timestamp';
+    case 'DATE':
+    case 'NEWDATE':
+      return 'date';
+    case 'TIME':
+    case 'TIME2':
+      return 'time';
+    case 'YEAR':
+      return 'year';
+    case 'NULL':
+      return 'null';
+    case 'BLOB':
+    case 'TINY_BLOB':
+    case 'MEDIUM_BLOB':
+    case 'LONG_BLOB':
+      return 'text';
+    case 'VAR_STRING':
+    case 'VARCHAR':
+      return 'varchar';
+    case 'STRING':
+      return 'char';
+    default:
+      return field.type.toLowerCase();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Describe use case: every family table on every shard with its columns
+ * (seed keys name / nullable / type), placement and an approximate row count.
+ * Columns come from the catalog, the shared truth, so describe still answers
+ * when a shard is down; the row estimate of a down shard is null.
+ */
+import type { ShardManager } from '../shards/shard-manager.js';
+import type { Placement } from '../shards/catalog.js';
+import type { DeclaredField } from '../ingest/declared-schema.js';
+import { describeColumns, type ColumnDescription } from './columns.js';
+
+/** One described family table. */
+export interface TableDescription {
+  name: string;
+  columns: ColumnDescription[];
+  shard: string;
+  /** InnoDB's row estimate (information_schema.TABLES.TABLE_ROWS); null when the shard is unreachable. */
+  rowEstimate: number | null;
+  /** Retention policy in seconds, null when events are kept forever. */
+  retentionSeconds: number | null;
+  createdAt: string;
+}
+
+/** What describe answers. `tables` is the seed-compatible key. */
+export interface DescribeResult {
+  tables: TableDescription[];
+}
+
+/** Describes families from the catalog and the shards. */
+export class DescribeService {
+  private readonly manager: ShardManager;
+
+  constructor(manager: ShardManager) {
+    this.manager = manager;
+  }
+
+  /** Every family, ordered by name. Throws SHARD_UNAVAILABLE only when the catalog is unreachable. */
+  async describe(): Promise<DescribeResult> {
+    const placements = await this.manager.listPlacements();
+    const columns = await this.manager.catalog.listAllColumns();
+    const estimates = await this.rowEstimates(placements);
+    return {
+      tables: placements.map((p) => this.describePlacement(p, columns.get(p.family) ?? [], estimates.get(p.family) ?? null)),
+    };
+  }
+
+  /** One family, or undefined when it does not exist. */
+  async describeFamily(family: string): Promise<TableDescription | undefined> {
+    const placement = await this.manager.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    const fields = await this.manager.catalog.getColumns(family);
+    const estimates = await this.rowEstimates([placement]);
+    return this.describePlacement(placement, fields, estimates.get(family) ?? null);
+  }
+
+  private describePlacement(p: Placement, fields: readonly DeclaredField[], rowEstimate: number | null): TableDescription {
+    return {
+      name: p.family,
+      columns: describeColumns(fields),
+      shard: p.shard,
+      rowEstimate,
+      retentionSeconds: p.retentionSeconds,
+      createdAt: p.createdAt,
+    };
+  }
+
+  /** family -> TABLE_ROWS, asking each shard once; unreachable shards are skipped. */
+  private async rowEstimates(placements: readonly Placement[]): Promise<Map<string, number>> {
+    const byShard = new Map<string, string[]>();
+    for (const p of placements) byShard.set(p.shard, [...(byShard.get(p.shard) ?? []), p.family]);
+    const estimates = new Map<string, number>();
+    await Promise.all(
+      [...byShard.entries()].map(async ([shard, families]) => {
+        try {
+          await this.manager.withShard(shard, undefined, async (pool) => {
+            const rows = (await pool.writer('information_schema.TABLES')
+              .select({ name: 'TABLE_NAME', rows: 'TABLE_ROWS' })
+              .where('TABLE_SCHEMA', pool.config.database)
+              .whereIn('TABLE_NAME', families)) as Array<{ name: string; rows: number | string | null }>;
+            for (const row of rows) estimates.set(row.name, Number(row.rows ?? 0));
+          });
+        } catch {
+          // A down shard only loses its estimates; describe itself still answers.
+        }
+      }),
+    );
+    return estimates;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Ingest use case: validate a whole request first (family, schema, every
+ * event), then make the family's table ready, then write the typed rows and
+ * their raw_logs copies in one transaction on the family's shard. A rejected
+ * request writes nothing anywhere. Knows nothing of HTTP.
+ */
+import type { Knex } from 'knex';
+import { escape } from 'mysql2';
+import type { Logger } from '../logging/logger.js';
+import { AppError, badInput } from '../errors/app-error.js';
+import { isDuplicateKeyError } from '../errors/mysql-errors.js';
+import { validateFamilyName, quoteIdentifier, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
+import { parseDeclaredSchema } from '../ingest/declared-schema.js';
+import { coerceEvents, type SqlValue } from '../ingest/coerce-value.js';
+import type { ShardManager } from '../shards/shard-manager.js';
+import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
+import { describeColumns, type ColumnDescription } from './columns.js';
+import { toSqlDateTime, type Clock } from './clock.js';
+
+/** What a client sends to ingest (REST body or GraphQL arguments). */
+export interface IngestRequest {
+  family: unknown;
+  schema: unknown;
+  logs: unknown;
+  /** Idempotency-Key: a retry with the same key for the same family is answered, not applied again. */
+  idempotencyKey?: string | undefined;
+}
+
+/** What ingest answers. `family`, `ingested` and `shard` are the seed-compatible keys. */
+export interface IngestResult {
+  family: string;
+  ingested: number;
+  shard: string;
+  columns: ColumnDescription[];
+  /** True when this answer replays an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
+/** Settings of the ingest service. */
+export interface IngestServiceOptions {
+  manager: ShardManager;
+  logger: Logger;
+  clock: Clock;
+  maxColumns: number;
+  /** Keep the lossless JSON copy in raw_logs (default true). */
+  rawLogs: boolean;
+  idempotencyTtlSeconds: number;
+  /** Called after every successful write (metrics). */
+  onIngested?: (family: string, shard: string, rows: number) => void;
+}
+
+/** Values per INSERT statement: keeps each statement well under max_allowed_packet for typical rows. */
+const MAX_VALUES_PER_STATEMENT = 60_000;
+
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+interface StoredResponse {
+  family: string;
+  ingested: number;
+  shard: string;
+}
+
+/** Validates and writes log events. */
+export class IngestService {
+  private readonly options: IngestServiceOptions;
+
+  constructor(options: IngestServiceOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Ingests one request. Throws INVALID_FAMILY_NAME, INVALID_SCHEMA,
+   * INVALID_FIELD_NAME, UNDECLARED_FIELD, INVALID_VALUE, TOO_MANY_COLUMNS,
+   * BAD_USER_INPUT (400), SCHEMA_CONFLICT (409), SHARD_UNAVAILABLE (503).
+   */
+  async ingest(request: IngestRequest): Promise<IngestResult> {
+    const { manager, logger } = this.options;
+    const family = validateFamilyName(request.family);
+    const fields = parseDeclaredSchema(request.schema, { maxColumns: this.options.maxColumns });
+    const { columns, rows } = coerceEvents(fields, request.logs);
+    const events = request.logs as Array<Record<string, unknown>>;
+    const key = validateIdempotencyKey(request.idempotencyKey);
+    this.logSeedLines(family, fields, events);
+
+    const info = await manager.prepareIngest(family, fields);
+    const described = describeColumns(info.fields);
+    const stored: StoredResponse = { family, ingested: rows.length, shard: info.shard };
+
+    const outcome = await manager.withShard(info.shard, family, async (pool) => {
+      if (key !== undefined) {
+        const earlier = await this.findApplied(pool.writer, family, key);
+        if (earlier !== undefined) return { replayed: earlier };
+      }
+      try {
+        await pool.writer.transaction(async (trx) => {
+          const now = toSqlDateTime(this.options.clock());
+          if (key !== undefined) {
+            await trx.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at < ?`, [
+              family,
+              key,
+              toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
+            ]);
+            await trx.raw(`INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (?, ?, ?, ?)`, [
+              family,
+              key,
+              JSON.stringify(stored),
+              now,
+            ]);
+          }
+          if (rows.length === 0) return;
+          await insertRows(trx, family, [...columns, INGESTED_AT_COLUMN], rows.map((row) => [...row, now]));
+          if (this.options.rawLogs) {
+            await insertRows(
+              trx,
+              RAW_LOGS_TABLE,
+              ['family', 'log', INGESTED_AT_COLUMN],
+              events.map((event) => [family, JSON.stringify(event), now]),
+            );
+          }
+        });
+      } catch (error) {
+        // Another request with the same key committed first: answer as it did.
+        if (key !== undefined && isDuplicateKeyError(error)) {
+          const earlier = await this.findApplied(pool.writer, family, key);
+          if (earlier !== undefined) return { replayed: earlier };
+        }
+        throw error;
+      }
+      return { replayed: undefined };
+    });
+
+    if (outcome.replayed !== undefined) {
+      logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
+      return { ...outcome.replayed, columns: described, replayed: true };
+    }
+    this.options.onIngested?.(family, info.shard, rows.length);
+    return { ...stored, columns: described, replayed: false };
+  }
+
+  private async findApplied(knex: Knex, family: string, key: string): Promise<StoredResponse | undefined> {
+    const cutoff = toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
+    const [rows] = (await knex.raw(
+      `SELECT response FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at >= ?`,
+      [family, key, cutoff],
+    )) as [Array<{ response: string }>];
+    const row = rows[0];
+    return row === undefined ? undefined : (JSON.parse(row.response) as StoredResponse);
+  }
+
+  /** The seed's per-request and per-event log lines, at debug level only. */
+  private logSeedLines(family: string, fields: ReadonlyArray<{ name: string; type: string }>, events: Array<Record<string, unknown>>): void {
+    const { logger } = this.options;
+    if (!logger.isLevelEnabled('debug')) return;
+    logger.debug(`Received logs for the ${family} log family`);
+    for (const field of fields) logger.debug(`Log values for the field ${field.name} of the ${family} log will be of type ${field.type}`);
+    for (const event of events) {
+      logger.debug(`Handling a new log event for the ${family} log family`);
+      for (const [name, value] of Object.entries(event)) {
+        logger.debug(`The value of the ${name} field in the ${family} log event is ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+      }
+    }
+  }
+}
+
+/** Undefined or a non-empty key of at most 255 characters; else BAD_USER_INPUT. */
+function validateIdempotencyKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw badInput(`the Idempotency-Key must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters; send a UUID per logical request`, {
+      header: 'Idempotency-Key',
+    });
+  }
+  return key;
+}
+
+/**
+ * Multi-row INSERTs of `rows` into `table`, split so no statement grows past
+ * MAX_VALUES_PER_STATEMENT values. Identifiers are quoted by quoteIdentifier
+ * and values escaped by mysql2's escaper (the same one its client-side
+ * placeholders use); the text is run without placeholders because a `?`
+ * inside a quoted field name would otherwise be taken for one.
+ */
+async function insertRows(trx: Knex.Transaction, table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+  if (columns.length === 0) throw new AppError('INTERNAL_SERVER_ERROR', 'insert without columns');
+  const perStatement = Math.max(1, Math.floor(MAX_VALUES_PER_STATEMENT / columns.length));
+  const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES `;
+  for (let start = 0; start < rows.length; start += perStatement) {
+    const end = Math.min(rows.length, start + perStatement);
+    const tuples: string[] = [];
+    for (let i = start; i < end; i++) tuples.push(`(${(rows[i] ?? []).map((value) => escape(value)).join(',')})`);
+    await trx.raw(head + tuples.join(','));
+  }
+}

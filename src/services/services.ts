@@ -1,0 +1,16 @@
+/**
+ * The set of use cases the transports (REST and GraphQL) share. Created once
+ * per app by app.ts; neither transport builds its own.
+ */
+import type { IngestService } from './ingest-service.js';
+import type { QueryService } from './query-service.js';
+import type { DescribeService } from './describe-service.js';
+import type { HealthService } from './health-service.js';
+
+/** Every service a transport may call. */
+export interface Services {
+  ingest: IngestService;
+  query: QueryService;
+  describe: DescribeService;
+  health: HealthService;
+}

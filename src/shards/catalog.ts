@@ -1,0 +1,278 @@
+/**
+ * The catalog: the shared truth of every gateway process. It records where
+ * each family lives (placement), the schema declared for it, and its
+ * retention policy. Rows are written first-writer-wins (INSERT IGNORE, then
+ * re-read), so concurrent processes agree without coordination. It must not
+ * touch family tables; that is the shard manager's job.
+ */
+import type { Knex } from 'knex';
+import type { DeclaredField } from '../ingest/declared-schema.js';
+import { parseDeclaredType } from '../ingest/type-mapping.js';
+import { translateMysqlError } from '../errors/mysql-errors.js';
+
+/** Catalog table: one row per family. */
+export const PLACEMENTS_TABLE = 'databalancer_placements';
+/** Catalog table: one row per declared field of a family. */
+export const COLUMNS_TABLE = 'databalancer_columns';
+/** Catalog table: leases that keep background jobs (the purger) to one process at a time. */
+export const LEASES_TABLE = 'databalancer_leases';
+
+/** Where a family lives, and its policy. */
+export interface Placement {
+  family: string;
+  shard: string;
+  /** When the placement was decided, ISO-8601 UTC. */
+  createdAt: string;
+  /** Retention policy in seconds; null keeps events forever. */
+  retentionSeconds: number | null;
+}
+
+interface PlacementRow {
+  family: string;
+  shard: string;
+  created_at: string;
+  retention_seconds: number | string | null;
+}
+
+interface ColumnRow {
+  name: string;
+  declared_type: string;
+}
+
+/** 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, as stored) -> ISO-8601 with Z. */
+export function sqlDateTimeToIso(value: string): string {
+  return `${value.replace(' ', 'T')}Z`;
+}
+
+function toPlacement(row: PlacementRow): Placement {
+  return {
+    family: row.family,
+    shard: row.shard,
+    createdAt: sqlDateTimeToIso(row.created_at),
+    retentionSeconds: row.retention_seconds === null ? null : Number(row.retention_seconds),
+  };
+}
+
+/** Access to the catalog tables over one Knex pool. */
+export class Catalog {
+  readonly id: string;
+  private readonly knex: Knex;
+  private readonly bootstrap: () => Promise<unknown>;
+  private readyPromise: Promise<void> | undefined;
+
+  /**
+   * @param knex pool on the catalog's database
+   * @param id the catalog's shard id (for error details)
+   * @param bootstrap makes sure the database exists before the tables are created
+   */
+  constructor(knex: Knex, id: string, bootstrap: () => Promise<unknown>) {
+    this.knex = knex;
+    this.id = id;
+    this.bootstrap = bootstrap;
+  }
+
+  /** Creates the catalog tables if missing; retried on the next call after a failure. Throws SHARD_UNAVAILABLE. */
+  ready(): Promise<void> {
+    if (this.readyPromise === undefined) {
+      this.readyPromise = this.createTables().catch((error: unknown) => {
+        this.readyPromise = undefined;
+        throw translateMysqlError(error, { shard: this.id });
+      });
+    }
+    return this.readyPromise;
+  }
+
+  private async createTables(): Promise<void> {
+    await this.bootstrap();
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${PLACEMENTS_TABLE} (
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+         shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+         retention_seconds BIGINT NULL,
+         KEY shard (shard)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${COLUMNS_TABLE} (
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+         name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         declared_type VARCHAR(16) CHARACTER SET ascii NOT NULL,
+         position INT NOT NULL,
+         PRIMARY KEY (family, name)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${LEASES_TABLE} (
+         name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+         holder VARCHAR(191) NOT NULL,
+         expires_at DATETIME(6) NOT NULL
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+  }
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await work();
+    } catch (error) {
+      throw translateMysqlError(error, { shard: this.id });
+    }
+  }
+
+  /** Round trip to the catalog server; throws SHARD_UNAVAILABLE when it is down. */
+  ping(): Promise<void> {
+    return this.run(async () => {
+      await this.knex.raw('SELECT 1');
+    });
+  }
+
+  /** The family's placement, or undefined when it was never placed. */
+  getPlacement(family: string): Promise<Placement | undefined> {
+    return this.run(async () => {
+      const rows = (await this.knex(PLACEMENTS_TABLE).where({ family }).select('*')) as PlacementRow[];
+      const row = rows[0];
+      return row === undefined ? undefined : toPlacement(row);
+    });
+  }
+
+  /**
+   * Proposes `shard` for `family`; the first writer wins. Returns the
+   * placement as stored, which may name another shard if another process won.
+   */
+  placeFamily(family: string, shard: string, retentionSeconds: number | null): Promise<Placement> {
+    return this.run(async () => {
+      await this.knex
+        .insert({ family, shard, retention_seconds: retentionSeconds })
+        .into(PLACEMENTS_TABLE)
+        .onConflict('family')
+        .ignore();
+      const rows = (await this.knex(PLACEMENTS_TABLE).where({ family }).select('*')) as PlacementRow[];
+      const row = rows[0];
+      if (row === undefined) throw new Error(`placement of ${family} vanished after insert`);
+      return toPlacement(row);
+    });
+  }
+
+  /** Every placement, ordered by family name. */
+  listPlacements(): Promise<Placement[]> {
+    return this.run(async () => {
+      const rows = (await this.knex(PLACEMENTS_TABLE).select('*').orderBy('family')) as PlacementRow[];
+      return rows.map(toPlacement);
+    });
+  }
+
+  /** The family's declared fields in declaration order (empty when none recorded). */
+  getColumns(family: string): Promise<DeclaredField[]> {
+    return this.run(async () => {
+      const rows = (await this.knex(COLUMNS_TABLE)
+        .where({ family })
+        .select('name', 'declared_type')
+        .orderBy('position')) as ColumnRow[];
+      return rows.flatMap((row) => {
+        const type = parseDeclaredType(row.declared_type);
+        return type === undefined ? [] : [{ name: row.name, type }];
+      });
+    });
+  }
+
+  /**
+   * Records declared fields (first writer wins per name) and returns the
+   * family's fields as now stored, so callers can detect a type that another
+   * process recorded first.
+   */
+  recordColumns(family: string, fields: readonly DeclaredField[]): Promise<DeclaredField[]> {
+    return this.run(async () => {
+      if (fields.length > 0) {
+        const [{ next }] = (await this.knex(COLUMNS_TABLE)
+          .where({ family })
+          .select(this.knex.raw('COALESCE(MAX(position), 0) + 1 AS next'))) as [{ next: number | string }];
+        const start = Number(next);
+        await this.knex
+          .insert(fields.map((field, i) => ({ family, name: field.name, declared_type: field.type, position: start + i })))
+          .into(COLUMNS_TABLE)
+          .onConflict(['family', 'name'])
+          .ignore();
+      }
+      return this.getColumnsUnchecked(family);
+    });
+  }
+
+  private async getColumnsUnchecked(family: string): Promise<DeclaredField[]> {
+    const rows = (await this.knex(COLUMNS_TABLE)
+      .where({ family })
+      .select('name', 'declared_type')
+      .orderBy('position')) as ColumnRow[];
+    return rows.flatMap((row) => {
+      const type = parseDeclaredType(row.declared_type);
+      return type === undefined ? [] : [{ name: row.name, type }];
+    });
+  }
+
+  /** Declared fields of every family: family -> fields in declaration order. */
+  listAllColumns(): Promise<Map<string, DeclaredField[]>> {
+    return this.run(async () => {
+      const rows = (await this.knex(COLUMNS_TABLE)
+        .select('family', 'name', 'declared_type')
+        .orderBy([{ column: 'family' }, { column: 'position' }])) as Array<ColumnRow & { family: string }>;
+      const byFamily = new Map<string, DeclaredField[]>();
+      for (const row of rows) {
+        const type = parseDeclaredType(row.declared_type);
+        if (type === undefined) continue;
+        byFamily.set(row.family, [...(byFamily.get(row.family) ?? []), { name: row.name, type }]);
+      }
+      return byFamily;
+    });
+  }
+
+  /** Sets (or clears, with null) the family's retention. Returns false when the family does not exist. */
+  setRetention(family: string, retentionSeconds: number | null): Promise<boolean> {
+    return this.run(async () => {
+      const updated = await this.knex(PLACEMENTS_TABLE).where({ family }).update({ retention_seconds: retentionSeconds });
+      if (updated > 0) return true;
+      const rows = (await this.knex(PLACEMENTS_TABLE).where({ family }).select('family')) as unknown[];
+      return rows.length > 0;
+    });
+  }
+
+  /** Distinct shard ids that hold at least one family. */
+  shardsWithFamilies(): Promise<string[]> {
+    return this.run(async () => {
+      const rows = (await this.knex(PLACEMENTS_TABLE).distinct('shard').orderBy('shard')) as Array<{ shard: string }>;
+      return rows.map((row) => row.shard);
+    });
+  }
+
+  /**
+   * Takes or renews the lease `name` for `holder` for `ttlMs`; true when
+   * `holder` holds it afterwards. A lease expires by itself, so a crashed
+   * holder never blocks others for longer than the ttl.
+   */
+  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const seconds = ttlMs / 1000;
+      await this.knex.raw(
+        `INSERT INTO ${LEASES_TABLE} (name, holder, expires_at)
+         VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND_MICROSECOND)
+         ON DUPLICATE KEY UPDATE
+           holder = IF(expires_at < UTC_TIMESTAMP(6) OR holder = VALUES(holder), VALUES(holder), holder),
+           expires_at = IF(holder = VALUES(holder), VALUES(expires_at), expires_at)`,
+        [name, holder, secondsToInterval(seconds)],
+      );
+      const rows = (await this.knex(LEASES_TABLE).where({ name }).select('holder')) as Array<{ holder: string }>;
+      return rows[0]?.holder === holder;
+    });
+  }
+
+  /** Gives the lease back early if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.run(async () => {
+      await this.knex(LEASES_TABLE).where({ name, holder }).delete();
+    });
+  }
+}
+
+/** 1.5 -> '1.500000' for INTERVAL ... SECOND_MICROSECOND ('S.ffffff'). */
+function secondsToInterval(seconds: number): string {
+  return seconds.toFixed(6);
+}

@@ -1,0 +1,276 @@
+/**
+ * The shard manager: owns every shard's pools, resolves a family to its
+ * shard (catalog first; the ring only proposes a shard for a family never
+ * placed), and creates or evolves family tables safely while other gateway
+ * processes do the same. Caches hold only what can never go stale in a way
+ * that gives a wrong answer: a placement is written once, and the known
+ * columns only grow (a missing column is re-checked before any DDL).
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Logger } from '../logging/logger.js';
+import { AppError } from '../errors/app-error.js';
+import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
+import { mergeSchemas, type DeclaredField } from '../ingest/declared-schema.js';
+import { declaredTypeOfColumn } from '../ingest/type-mapping.js';
+import { ID_COLUMN, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
+import { addColumnsSql, createFamilyTableSql, familyLockName } from '../ingest/table-ddl.js';
+import type { Catalog, Placement } from './catalog.js';
+import type { HashRing } from './ring.js';
+import type { ShardPool } from './shard-pool.js';
+
+/** A family as the gateway knows it: where it lives and its declared fields. */
+export interface FamilyInfo {
+  family: string;
+  shard: string;
+  fields: DeclaredField[];
+}
+
+/** Dependencies of the shard manager, all created by app.ts. */
+export interface ShardManagerOptions {
+  shards: readonly ShardPool[];
+  catalog: Catalog;
+  ring: HashRing;
+  maxColumns: number;
+  defaultRetentionSeconds: number | null;
+  logger: Logger;
+  /** Seconds to wait for another process's DDL on the same family; default 30. */
+  ddlLockTimeoutSeconds?: number;
+}
+
+interface ColumnInfoRow {
+  name: string;
+  dataType: string;
+  columnType: string;
+}
+
+/** Routes families to shards and keeps their tables in step with their schemas. */
+export class ShardManager {
+  readonly catalog: Catalog;
+  private readonly pools: ReadonlyMap<string, ShardPool>;
+  private readonly ring: HashRing;
+  private readonly maxColumns: number;
+  private readonly defaultRetentionSeconds: number | null;
+  private readonly logger: Logger;
+  private readonly ddlLockTimeoutSeconds: number;
+  /** family -> shard id; placements never change once written. */
+  private readonly placementCache = new Map<string, string>();
+  /** family -> declared fields known to exist as columns; only ever grows. */
+  private readonly columnCache = new Map<string, DeclaredField[]>();
+
+  constructor(options: ShardManagerOptions) {
+    this.pools = new Map(options.shards.map((pool) => [pool.id, pool]));
+    this.catalog = options.catalog;
+    this.ring = options.ring;
+    this.maxColumns = options.maxColumns;
+    this.defaultRetentionSeconds = options.defaultRetentionSeconds;
+    this.logger = options.logger;
+    this.ddlLockTimeoutSeconds = options.ddlLockTimeoutSeconds ?? 30;
+  }
+
+  /** Every configured shard, in configuration order. */
+  get shards(): ShardPool[] {
+    return [...this.pools.values()];
+  }
+
+  /**
+   * The pool of shard `id`. Throws SHARD_UNAVAILABLE when the catalog names a
+   * shard this process was not configured with (a configuration mistake that
+   * must not silently route elsewhere).
+   */
+  pool(id: string): ShardPool {
+    const pool = this.pools.get(id);
+    if (pool === undefined) {
+      throw new AppError(
+        'SHARD_UNAVAILABLE',
+        `shard "${id}" is recorded in the catalog but not configured in this gateway; add it to --shards with the same name`,
+        { shard: id },
+      );
+    }
+    return pool;
+  }
+
+  /** The shard holding `family`, or undefined when it was never placed. */
+  async shardOf(family: string): Promise<string | undefined> {
+    const cached = this.placementCache.get(family);
+    if (cached !== undefined) return cached;
+    const placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    this.placementCache.set(family, placement.shard);
+    return placement.shard;
+  }
+
+  /** The family's placement and declared fields, or undefined when it was never placed. */
+  async findFamily(family: string): Promise<FamilyInfo | undefined> {
+    const shard = await this.shardOf(family);
+    if (shard === undefined) return undefined;
+    const fields = await this.catalog.getColumns(family);
+    this.rememberColumns(family, fields);
+    return { family, shard, fields };
+  }
+
+  /** Every placement in the catalog (with retention), ordered by family. */
+  async listPlacements(): Promise<Placement[]> {
+    const placements = await this.catalog.listPlacements();
+    for (const p of placements) this.placementCache.set(p.family, p.shard);
+    return placements;
+  }
+
+  /**
+   * Runs `work` against shard `id` once it is bootstrapped, translating
+   * driver errors (SHARD_UNAVAILABLE naming the shard, ...).
+   */
+  async withShard<T>(id: string, family: string | undefined, work: (pool: ShardPool) => Promise<T>): Promise<T> {
+    const pool = this.pool(id);
+    try {
+      await pool.ready();
+      return await work(pool);
+    } catch (error) {
+      throw translateMysqlError(error, family === undefined ? { shard: id } : { shard: id, family });
+    }
+  }
+
+  /**
+   * Makes `family` ready to take rows with the `requested` fields: places it
+   * if new, checks the fields against the stored schema (SCHEMA_CONFLICT,
+   * INVALID_FIELD_NAME on a case collision, TOO_MANY_COLUMNS), and creates the
+   * table or adds the missing columns. Safe to run concurrently from many
+   * processes. Returns the family with every field now stored.
+   */
+  async prepareIngest(family: string, requested: readonly DeclaredField[]): Promise<FamilyInfo> {
+    const shard = await this.placeFamily(family);
+    const cached = this.columnCache.get(family);
+    if (cached !== undefined) {
+      const { merged, added } = mergeSchemas(cached, requested, this.maxColumns);
+      if (added.length === 0) return { family, shard, fields: merged };
+    }
+    // Not known here yet, or new fields: the catalog may already have them.
+    const stored = await this.catalog.getColumns(family);
+    const { merged, added } = mergeSchemas(stored, requested, this.maxColumns);
+    if (added.length === 0 && stored.length > 0) {
+      this.rememberColumns(family, stored);
+      return { family, shard, fields: merged };
+    }
+    const fields = await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
+    const final = mergeSchemas(fields, requested, this.maxColumns);
+    this.rememberColumns(family, fields);
+    return { family, shard, fields: final.merged };
+  }
+
+  private rememberColumns(family: string, fields: DeclaredField[]): void {
+    const known = this.columnCache.get(family);
+    if (known === undefined || fields.length > known.length) this.columnCache.set(family, fields);
+  }
+
+  /** Reads or decides the family's shard (first writer wins in the catalog). */
+  private async placeFamily(family: string): Promise<string> {
+    const known = await this.shardOf(family);
+    if (known !== undefined) return known;
+    const proposed = this.ring.shardFor(family);
+    const placement = await this.catalog.placeFamily(family, proposed, this.defaultRetentionSeconds);
+    this.placementCache.set(family, placement.shard);
+    if (placement.shard === proposed) this.logger.info({ family, shard: placement.shard }, 'family placed');
+    return placement.shard;
+  }
+
+  /**
+   * Under the family's GET_LOCK on its shard: CREATE TABLE IF NOT EXISTS, add
+   * missing columns, verify every column's type through information_schema,
+   * then record the schema in the catalog. Each step is safe to re-run.
+   * MySQL DDL commits implicitly, so the lock, not a transaction, is what
+   * keeps two processes from racing on one table.
+   */
+  private async evolveTable(pool: ShardPool, family: string, wanted: readonly DeclaredField[]): Promise<DeclaredField[]> {
+    const knex = pool.writer;
+    const connection: unknown = await knex.client.acquireConnection();
+    const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+    const raw = (sql: string, bindings: readonly Knex.Value[] = []): Promise<unknown> =>
+      knex.raw(sql, bindings).connection(connection) as unknown as Promise<unknown>;
+    try {
+      const [lockRows] = (await raw('SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds])) as [Array<{ ok: number | null }>];
+      if (lockRows[0]?.ok !== 1) {
+        throw new AppError(
+          'SHARD_UNAVAILABLE',
+          `timed out after ${this.ddlLockTimeoutSeconds}s waiting for another gateway's schema change on "${family}"; retry`,
+          { shard: pool.id, family },
+        );
+      }
+      try {
+        await raw(createFamilyTableSql(family, wanted));
+        const missing = await this.checkColumns(raw, pool, family, wanted);
+        if (missing.length > 0) {
+          try {
+            await raw(addColumnsSql(family, missing));
+          } catch (error) {
+            if (!isDuplicateColumnError(error)) throw error;
+          }
+          const stillMissing = await this.checkColumns(raw, pool, family, wanted);
+          if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
+          this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
+        }
+        return await this.catalog.recordColumns(family, wanted);
+      } finally {
+        await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+      }
+    } finally {
+      await knex.client.releaseConnection(connection);
+    }
+  }
+
+  /**
+   * Compares `wanted` with the table's real columns. Returns the fields that
+   * are missing; throws SCHEMA_CONFLICT when a column exists with another type
+   * and INVALID_FIELD_NAME when it exists under another letter case.
+   */
+  private async checkColumns(
+    raw: (sql: string, bindings?: readonly Knex.Value[]) => Promise<unknown>,
+    pool: ShardPool,
+    family: string,
+    wanted: readonly DeclaredField[],
+  ): Promise<DeclaredField[]> {
+    const [rows] = (await raw(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+      [pool.config.database, family],
+    )) as [ColumnInfoRow[]];
+    const existing = new Map<string, ColumnInfoRow>();
+    for (const row of rows) {
+      if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN) continue;
+      existing.set(row.name.toLowerCase(), row);
+    }
+    const missing: DeclaredField[] = [];
+    for (const field of wanted) {
+      const column = existing.get(field.name.toLowerCase());
+      if (column === undefined) {
+        missing.push(field);
+        continue;
+      }
+      if (column.name !== field.name) {
+        throw new AppError(
+          'INVALID_FIELD_NAME',
+          `field "${field.name}" collides with existing column "${column.name}" (MySQL column names ignore case); use the exact name "${column.name}"`,
+          { family, field: field.name, existing: column.name },
+        );
+      }
+      const storedType = declaredTypeOfColumn({
+        dataType: column.dataType,
+        columnType: column.columnType,
+        checkJson: column.dataType.toLowerCase() === 'longtext',
+      });
+      if (storedType !== field.type) {
+        throw new AppError(
+          'SCHEMA_CONFLICT',
+          `field "${field.name}" of log family "${family}" is stored as ${storedType ?? column.columnType}, not ${field.type}; send it as ${storedType ?? column.columnType} or use a new field name`,
+          { family, field: field.name, storedType: storedType ?? column.columnType, requestedType: field.type },
+        );
+      }
+    }
+    return missing;
+  }
+
+  /** Closes every shard's pools. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.shards.map((pool) => pool.close()));
+  }
+}
+

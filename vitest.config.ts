@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests log nothing unless LOG_LEVEL asks for it (STYLE.md, Logging).
+process.env['LOG_LEVEL'] ??= 'silent';
+
+export default defineConfig({
+  test: {
+    // `vitest run --project unit` must succeed before any unit test exists.
+    passWithNoTests: true,
+    // Integration files run in parallel (each uses its own families), but every
+    // worker talks to the same three servers: keep it modest on a 2-core machine.
+    maxWorkers: 3,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          // Starts three throwaway MariaDB/MySQL shards and provides their specs as inject('shards').
+          globalSetup: ['test/setup/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
