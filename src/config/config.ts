@@ -587,7 +587,7 @@ interface ShardDefaults {
 }
 
 /** Parses `host`, `host:port`, `[v6]` or `[v6]:port`. Returns a problem string on failure. */
-function parseHostPort(text: string, defaultPort: number): Endpoint | string {
+function parseHostPort(text: string, defaultPort: number, minPort = 1): Endpoint | string {
   const t = text.trim();
   if (t === '') return 'the address is empty';
   let host: string;
@@ -611,16 +611,17 @@ function parseHostPort(text: string, defaultPort: number): Endpoint | string {
     if (host === '') return 'the host is empty';
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host)) return `"${host}" is not a valid host name`;
   }
-  const port = portText === undefined ? defaultPort : parsePort(portText);
+  const port = portText === undefined ? defaultPort : parsePort(portText, minPort);
   if (typeof port === 'string') return port;
   return { host, port };
 }
 
-function parsePort(text: string): number | string {
+/** `min` is 1 for servers we connect to, 0 for the listen address (0 = any free port). */
+function parsePort(text: string, min = 1): number | string {
   if (text === '') return 'the port is empty';
   if (!/^\d+$/.test(text)) return `port "${text}" is not a number`;
   const port = Number(text);
-  if (port < 1 || port > MAX_PORT) return `port ${text} is out of range 1-${MAX_PORT}`;
+  if (port < min || port > MAX_PORT) return `port ${text} is out of range ${min}-${MAX_PORT}`;
   return port;
 }
 
@@ -628,16 +629,16 @@ function parsePort(text: string): number | string {
 function parseListenAddress(text: string): Endpoint | string {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
-    const port = parsePort(t);
+    const port = parsePort(t, 0);
     return typeof port === 'string' ? port : { host: '0.0.0.0', port };
   }
   if (t.startsWith(':')) {
-    const port = parsePort(t.slice(1));
+    const port = parsePort(t.slice(1), 0);
     return typeof port === 'string' ? port : { host: '0.0.0.0', port };
   }
   const hasPort = t.startsWith('[') ? /\]:/.test(t) : t.includes(':');
   if (!hasPort) return 'the port is missing';
-  return parseHostPort(t, 0);
+  return parseHostPort(t, 0, 0);
 }
 
 /** Rules MySQL puts on a database name (a quoted identifier): 1-64 characters, no NUL, no trailing space. */
