@@ -23,6 +23,8 @@ import { registerLogRoutes } from './http/rest/log.routes.js';
 import { registerHealth } from './http/health.js';
 import { createMetrics, registerMetrics, type Metrics } from './http/metrics.js';
 
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
 /** Things tests and tools may inject instead of the real ones. */
 export interface AppOptions {
   clock?: Clock;
@@ -108,12 +110,21 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     void reply.code(status).send(body);
   });
   server.setNotFoundHandler((request, reply) => {
-    const { status, body } = errorResponse(
-      new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}; see the README for the API`, {
-        method: request.method,
-        path: request.url,
-      }),
-    );
+    const path = request.url.split('?')[0] ?? request.url;
+    const allowed = HTTP_METHODS.filter((method) => server.hasRoute({ method, url: path }));
+    const error =
+      allowed.length > 0
+        ? new AppError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`, {
+            method: request.method,
+            path,
+            allowed,
+          })
+        : new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${path}; see the README for the API`, {
+            method: request.method,
+            path,
+          });
+    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
+    const { status, body } = errorResponse(error);
     void reply.code(status).send(body);
   });
   server.addHook('onRequest', async (request, reply) => {

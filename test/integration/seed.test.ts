@@ -69,3 +69,15 @@ describe('seed examples', () => {
     ]);
   });
 });
+
+describe('unknown routes and methods', () => {
+  it('answers 404 ROUTE_NOT_FOUND and 405 METHOD_NOT_ALLOWED with the error envelope', async () => {
+    const missing = await api(gateway, 'GET', '/api/nothing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('ROUTE_NOT_FOUND');
+    const wrongMethod = await api(gateway, 'GET', '/api/log');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(wrongMethod.headers.get('allow')).toContain('PUT');
+  });
+});
