@@ -324,7 +324,10 @@ describe('values and validation', () => {
     expect(load(['--server_address=[::]:8081']).server).toEqual({ host: '::', port: 8081, address: '[::]:8081' });
     expect(load(['--server_address=localhost:1']).server.host).toBe('localhost');
     expect(problemsOf(['--server_address=localhost'])[0]).toMatch(/port is missing/);
-    expect(problemsOf(['--server_address=:0'])[0]).toMatch(/out of range/);
+    // Port 0 asks the OS for any free port (tests and tools listen that way); shard ports must be 1-65535.
+    expect(load(['--server_address=127.0.0.1:0']).server).toEqual({ host: '127.0.0.1', port: 0, address: '127.0.0.1:0' });
+    expect(problemsOf(['--server_address=:65536'])[0]).toMatch(/out of range/);
+    expect(problemsOf(['--mysql_address=db:0'])[0]).toMatch(/out of range/);
   });
 
   it('numbers must be positive integers within range', () => {

@@ -1,0 +1,411 @@
+/**
+ * Retention use case: per-family retention policies (stored in the catalog)
+ * and purges of events ingested before a cut-off, in the family table and in
+ * the family's raw_logs rows on its shard. Also expires old Idempotency-Keys.
+ * Knows nothing of HTTP and nothing of scheduling (that is purger.ts).
+ *
+ * How a purge deletes, and why: rows are deleted in bounded batches, each
+ * its own short autocommit statement, so ingest into the same family keeps
+ * flowing. A batch first reads up to `batchSize` ids with
+ * `_ingested_at < cut-off` through the `_ingested_at` index (a plain
+ * consistent read, no locks), then deletes exactly those ids by primary key
+ * (record locks on rows nobody else writes: events are never updated). A
+ * range DELETE over `_ingested_at` would instead take InnoDB next-key locks
+ * up to the first row at or after the cut-off, and when no such row exists
+ * that includes the supremum record, which blocks concurrent inserts at the
+ * end of the index for the whole statement. The cut-off is repeated in the
+ * DELETE so nothing ingested at or after it can go, whatever happened in
+ * between.
+ */
+import type { Logger } from '../logging/logger.js';
+import { AppError, familyNotFound } from '../errors/app-error.js';
+import { isNoSuchTableError } from '../errors/mysql-errors.js';
+import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier, validateFamilyName } from '../ingest/identifiers.js';
+import { parseDurationSeconds } from '../config/config.js';
+import type { ShardManager } from '../shards/shard-manager.js';
+import type { ShardPool } from '../shards/shard-pool.js';
+import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
+import { toSqlDateTime, type Clock } from './clock.js';
+
+/** A family's retention policy as the API answers it. */
+export interface RetentionPolicy {
+  family: string;
+  /** Events older than this many seconds are purged; null keeps them forever. */
+  retentionSeconds: number | null;
+}
+
+/** What a purge answers. `family` and `deleted` are the DESIGN.md keys. */
+export interface PurgeResult {
+  family: string;
+  /** Rows removed from the family table. */
+  deleted: number;
+  /** Rows removed from the family's raw_logs copy. */
+  deletedRaw: number;
+  /** The cut-off applied, ISO-8601 UTC with microseconds: rows ingested before it were removed. */
+  before: string;
+}
+
+/** A completed (or stopped) purge, for metrics and logs. */
+export interface PurgeOutcome extends PurgeResult {
+  shard: string;
+  /** 'request' for an on-demand purge, 'policy' for the background purger. */
+  trigger: PurgeTrigger;
+  durationMs: number;
+  /** False when `continueBatch` stopped the purge before every matching row was gone. */
+  complete: boolean;
+}
+
+/** Who asked for a purge. */
+export type PurgeTrigger = 'request' | 'policy';
+
+/** Hooks of one purge run (used by the background purger). */
+export interface PurgeControl {
+  trigger: PurgeTrigger;
+  /**
+   * Called before every batch after the first; resolving false stops the
+   * purge after the batch already done (e.g. the lease was lost, or the
+   * process is shutting down). Rows deleted so far stay deleted.
+   */
+  continueBatch?: () => Promise<boolean>;
+}
+
+/** A purge cut-off: rows with `_ingested_at` strictly before it are purged. */
+export interface Cutoff {
+  /** 'YYYY-MM-DD HH:MM:SS.ffffff' UTC, compared with DATETIME(6) columns. */
+  sql: string;
+  /** ISO-8601 UTC with microseconds, e.g. '2024-05-01T00:00:00.000000Z'. */
+  iso: string;
+  /** Microseconds since the Unix epoch. */
+  epochMicros: number;
+}
+
+/** Settings of the retention service. */
+export interface RetentionServiceOptions {
+  manager: ShardManager;
+  logger: Logger;
+  clock: Clock;
+  /** Rows per purge batch (config.retention.purgeBatchSize). */
+  batchSize: number;
+  /** How long an Idempotency-Key is remembered, seconds (config.idempotencyTtlSeconds). */
+  idempotencyTtlSeconds: number;
+  /** Called after every purge, on-demand or by policy (metrics). */
+  onPurged?: (outcome: PurgeOutcome) => void;
+}
+
+/** Longest accepted retention: 36500 days (100 years); longer is the same as none. */
+export const MAX_RETENTION_SECONDS = 36_500 * 86_400;
+
+const ACCEPTED_RETENTION =
+  'a positive whole number of seconds (3600) or a duration such as "30d", "12h", "30m", "3600s" or "1w2d" (units s, m, h, d, w)';
+
+const ACCEPTED_BEFORE =
+  'an ISO-8601 time such as 2024-05-01T00:00:00Z (UTC when no offset is given) or epoch seconds such as 1714521600';
+
+/** Shortens an offending value for messages and details. */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = typeof value === 'bigint' ? String(value) : JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+}
+
+/**
+ * Parses a retention policy: a positive safe integer of seconds (number), or
+ * a duration string accepted by parseDurationSeconds ('30d', '12h', '3600s',
+ * '3600'). At most {@link MAX_RETENTION_SECONDS}.
+ *
+ * @throws AppError INVALID_TIME naming the accepted forms, details `{ field: 'retention', value }`.
+ * @example parseRetention('7d') === 604800; parseRetention(3600) === 3600; parseRetention('0') throws
+ */
+export function parseRetention(value: unknown): number {
+  let seconds: number | undefined;
+  if (typeof value === 'number') {
+    seconds = Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  } else if (typeof value === 'string') {
+    seconds = parseDurationSeconds(value);
+  }
+  if (seconds === undefined) {
+    throw new AppError('INVALID_TIME', `retention must be ${ACCEPTED_RETENTION}; received ${show(value)}. To keep events forever, clear the policy instead`, {
+      field: 'retention',
+      value: typeof value === 'string' || typeof value === 'number' ? value : null,
+    });
+  }
+  if (seconds > MAX_RETENTION_SECONDS) {
+    throw new AppError('INVALID_TIME', `retention ${show(value)} is longer than the maximum of 36500d (100 years); give a shorter duration, or clear the policy to keep events forever`, {
+      field: 'retention',
+      value: typeof value === 'string' || typeof value === 'number' ? value : null,
+      maxSeconds: MAX_RETENTION_SECONDS,
+    });
+  }
+  return seconds;
+}
+
+/** ISO-8601 date or date-time; time zone optional (UTC when absent), fraction up to 9 digits. */
+const ISO_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** Epoch seconds: digits with an optional fraction (no sign, no exponent). */
+const EPOCH_PATTERN = /^\d+(?:\.\d+)?$/;
+
+/** Microseconds -> the Cutoff forms. `micros` must be >= 0. */
+export function cutoffFromEpochMicros(micros: number): Cutoff {
+  const ms = Math.floor(micros / 1000);
+  const subMs = String(micros - ms * 1000).padStart(3, '0');
+  const base = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const iso = `${base.slice(0, 23)}${subMs}Z`;
+  return { sql: `${iso.slice(0, 26).replace('T', ' ')}`, iso, epochMicros: micros };
+}
+
+/** Parses an ISO-8601 text into epoch microseconds, or undefined when it is not a real time. */
+function isoToEpochMicros(text: string): number | undefined {
+  const m = ISO_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [hour, minute, second] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(utcMs);
+  // Date.UTC rolls 2024-02-30 over to March; a real date survives the round trip.
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
+  let offsetMinutes = 0;
+  const zone = m[8];
+  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    const hours = Number(digits.slice(0, 2));
+    const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+    if (hours > 23 || minutes > 59) return undefined;
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+  }
+  // Fractions beyond microseconds are cut, never rounded up: the cut-off never moves later.
+  const micros = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6));
+  return (utcMs - offsetMinutes * 60_000) * 1000 + micros;
+}
+
+/**
+ * Parses a purge cut-off: an ISO-8601 string (UTC when it has no offset;
+ * date-only means midnight UTC) or epoch seconds as a number or numeric
+ * string (fractions down to microseconds), or a Date. It must not be before
+ * 1970-01-01T00:00:00Z nor after `now`.
+ *
+ * @throws AppError INVALID_TIME, details `{ field: 'before', value }` (plus `now` when it is in the future).
+ * @example parseBefore('2024-05-01T02:00:00+02:00', now).iso === '2024-05-01T00:00:00.000000Z'
+ * @example parseBefore(1714521600, now).sql === '2024-05-01 00:00:00.000000'
+ */
+export function parseBefore(value: unknown, now: Date): Cutoff {
+  let micros: number | undefined;
+  if (value instanceof Date) {
+    // A DateTime scalar from GraphQL arrives parsed.
+    micros = Number.isNaN(value.getTime()) ? undefined : value.getTime() * 1000;
+  } else if (typeof value === 'number') {
+    micros = Number.isFinite(value) && value >= 0 ? Math.floor(value * 1_000_000) : undefined;
+  } else if (typeof value === 'string') {
+    const text = value.trim();
+    if (EPOCH_PATTERN.test(text)) {
+      const seconds = Number(text);
+      micros = Number.isFinite(seconds) ? Math.floor(seconds * 1_000_000) : undefined;
+    } else {
+      micros = isoToEpochMicros(text);
+    }
+  }
+  const details = { field: 'before', value: typeof value === 'string' || typeof value === 'number' ? value : null };
+  if (micros === undefined || Number.isNaN(micros)) {
+    throw new AppError('INVALID_TIME', `"before" must be ${ACCEPTED_BEFORE}; received ${show(value)}`, details);
+  }
+  if (micros < 0) {
+    throw new AppError('INVALID_TIME', `"before" ${show(value)} is before 1970-01-01T00:00:00Z; give ${ACCEPTED_BEFORE}`, details);
+  }
+  const nowMicros = now.getTime() * 1000;
+  if (micros > nowMicros) {
+    throw new AppError(
+      'INVALID_TIME',
+      `"before" ${show(value)} is in the future (now is ${now.toISOString()}); a purge removes events ingested before a past time, so give a time no later than now`,
+      { ...details, now: now.toISOString() },
+    );
+  }
+  return cutoffFromEpochMicros(micros);
+}
+
+/** The cut-off of a retention policy at `now`, or undefined when it would fall before 1970. */
+export function policyCutoff(now: Date, retentionSeconds: number): Cutoff | undefined {
+  const micros = (now.getTime() - retentionSeconds * 1000) * 1000;
+  return micros < 0 ? undefined : cutoffFromEpochMicros(micros);
+}
+
+/** Retention policies and purges. */
+export class RetentionService {
+  private readonly options: RetentionServiceOptions;
+
+  constructor(options: RetentionServiceOptions) {
+    this.options = options;
+  }
+
+  /** Rows per purge batch. */
+  get batchSize(): number {
+    return this.options.batchSize;
+  }
+
+  /**
+   * The family's retention policy.
+   * @throws INVALID_FAMILY_NAME (400), FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503, catalog down).
+   */
+  async getRetention(family: string): Promise<RetentionPolicy> {
+    const name = validateFamilyName(family);
+    const placement = await this.options.manager.catalog.getPlacement(name);
+    if (placement === undefined) throw familyNotFound(name);
+    return { family: name, retentionSeconds: placement.retentionSeconds };
+  }
+
+  /**
+   * Sets or changes the family's policy; `retention` is seconds (a positive
+   * integer) or a duration string ('30d', '12h', '3600s', '3600'). The next
+   * purger run applies it.
+   * @throws INVALID_TIME (400), INVALID_FAMILY_NAME (400), FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503).
+   */
+  async setRetention(family: string, retention: unknown): Promise<RetentionPolicy> {
+    const name = validateFamilyName(family);
+    const seconds = parseRetention(retention);
+    if (!(await this.options.manager.catalog.setRetention(name, seconds))) throw familyNotFound(name);
+    this.options.logger.info({ family: name, retentionSeconds: seconds }, 'retention policy set');
+    return { family: name, retentionSeconds: seconds };
+  }
+
+  /**
+   * Clears the family's policy: its events are kept forever (a default
+   * policy given by --default_retention applies only to families placed
+   * later, never to this one again).
+   * @throws INVALID_FAMILY_NAME (400), FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503).
+   */
+  async clearRetention(family: string): Promise<{ family: string; retentionSeconds: null }> {
+    const name = validateFamilyName(family);
+    if (!(await this.options.manager.catalog.setRetention(name, null))) throw familyNotFound(name);
+    this.options.logger.info({ family: name }, 'retention policy cleared');
+    return { family: name, retentionSeconds: null };
+  }
+
+  /**
+   * Purges now: deletes the family's events ingested strictly before
+   * `before` (ISO-8601 string, or epoch seconds as number or numeric string)
+   * from its table and its raw_logs rows, in batches. Events ingested at or
+   * after `before` are never deleted. Safe to run while ingest and other
+   * purges of the same family run (each counts only the rows it deleted).
+   * @throws INVALID_TIME (400: unparseable, before 1970, or in the future), INVALID_FAMILY_NAME (400),
+   *   FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503).
+   */
+  async purge(family: string, before: unknown): Promise<PurgeResult> {
+    const name = validateFamilyName(family);
+    const cutoff = parseBefore(before, this.options.clock());
+    const outcome = await this.purgeBefore(name, cutoff, { trigger: 'request' });
+    return { family: outcome.family, deleted: outcome.deleted, deletedRaw: outcome.deletedRaw, before: outcome.before };
+  }
+
+  /**
+   * The purge itself, for on-demand and policy purges: resolves the family's
+   * shard, deletes in batches until no row before `cutoff` is left or
+   * `control.continueBatch` says stop, then logs and reports the outcome.
+   * @throws FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503).
+   */
+  async purgeBefore(family: string, cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+    const { manager, logger } = this.options;
+    const shard = await manager.shardOf(family);
+    if (shard === undefined) throw familyNotFound(family);
+    const started = performance.now();
+    let deleted = 0;
+    let deletedRaw = 0;
+    let complete = true;
+    let first = true;
+    const next = async (): Promise<boolean> => {
+      if (!first && control.continueBatch !== undefined && !(await control.continueBatch())) {
+        complete = false;
+        return false;
+      }
+      first = false;
+      return true;
+    };
+    await manager.withShard(shard, family, async (pool) => {
+      deleted = await this.deleteInBatches(pool, family, cutoff, false, next);
+      if (complete) deletedRaw = await this.deleteInBatches(pool, RAW_LOGS_TABLE, cutoff, true, next, family);
+    });
+    const outcome: PurgeOutcome = {
+      family,
+      shard,
+      deleted,
+      deletedRaw,
+      before: cutoff.iso,
+      trigger: control.trigger,
+      durationMs: Math.round(performance.now() - started),
+      complete,
+    };
+    logger.info(
+      { family, shard, deleted, deletedRaw, before: cutoff.iso, trigger: control.trigger, ms: outcome.durationMs, complete },
+      complete ? 'family purged' : 'family purge stopped early',
+    );
+    this.options.onPurged?.(outcome);
+    return outcome;
+  }
+
+  /**
+   * Deletes rows of `table` (the family table, or raw_logs filtered on
+   * `family`) with `_ingested_at < cutoff`, one batch per statement pair,
+   * until a batch finds fewer than batchSize rows. Returns rows deleted.
+   */
+  private async deleteInBatches(
+    pool: ShardPool,
+    table: string,
+    cutoff: Cutoff,
+    raw: boolean,
+    next: () => Promise<boolean>,
+    family?: string,
+  ): Promise<number> {
+    const knex = pool.writer;
+    const batch = this.options.batchSize;
+    const t = quoteIdentifier(table);
+    const at = quoteIdentifier(INGESTED_AT_COLUMN);
+    // raw_logs: the (family, _ingested_at) index serves both the filter and the order.
+    const where = raw ? `family = ? AND ${at} < ?` : `${at} < ?`;
+    const whereBindings = raw ? [family ?? '', cutoff.sql] : [cutoff.sql];
+    let total = 0;
+    for (;;) {
+      if (!(await next())) return total;
+      let ids: Array<number | string>;
+      try {
+        const [rows] = (await knex.raw(`SELECT id FROM ${t} WHERE ${where} ORDER BY ${at} LIMIT ?`, [...whereBindings, batch])) as [
+          Array<{ id: number | string }>,
+        ];
+        ids = rows.map((row) => row.id);
+      } catch (error) {
+        // A placed family whose table was never created (its first ingest failed) holds nothing.
+        if (!raw && isNoSuchTableError(error)) return total;
+        throw error;
+      }
+      if (ids.length === 0) return total;
+      const [result] = (await knex.raw(`DELETE FROM ${t} WHERE id IN (${ids.map(() => '?').join(',')}) AND ${where}`, [
+        ...ids,
+        ...whereBindings,
+      ])) as [{ affectedRows: number }];
+      total += result.affectedRows;
+      if (ids.length < batch) return total;
+    }
+  }
+
+  /**
+   * Deletes Idempotency-Keys older than the configured ttl on shard `shardId`,
+   * in batches. Returns how many went. `continueBatch` as in {@link PurgeControl}.
+   * @throws SHARD_UNAVAILABLE (503).
+   */
+  async purgeExpiredIdempotencyKeys(shardId: string, continueBatch?: () => Promise<boolean>): Promise<number> {
+    const cutoff = toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
+    const batch = this.options.batchSize;
+    return this.options.manager.withShard(shardId, undefined, async (pool) => {
+      let total = 0;
+      for (let first = true; ; first = false) {
+        if (!first && continueBatch !== undefined && !(await continueBatch())) break;
+        const [result] = (await pool.writer.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE created_at < ? LIMIT ?`, [cutoff, batch])) as [
+          { affectedRows: number },
+        ];
+        total += result.affectedRows;
+        if (result.affectedRows < batch) break;
+      }
+      if (total > 0) this.options.logger.info({ shard: shardId, deleted: total }, 'expired idempotency keys purged');
+      return total;
+    });
+  }
+}
