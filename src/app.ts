@@ -15,12 +15,17 @@ import { IngestService } from './services/ingest-service.js';
 import { QueryService } from './services/query-service.js';
 import { DescribeService } from './services/describe-service.js';
 import { HealthService } from './services/health-service.js';
+import { RetentionService } from './services/retention-service.js';
+import { FamilyService } from './services/family-service.js';
+import { Purger } from './services/purger.js';
 import type { Services } from './services/services.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { AppError } from './errors/app-error.js';
 import { errorResponse, toAppError } from './http/rest/error-response.js';
 import { registerLogRoutes } from './http/rest/log.routes.js';
+import { registerRetentionRoutes } from './http/rest/retention.routes.js';
 import { registerHealth } from './http/health.js';
+import { registerGraphql } from './http/graphql/apollo.js';
 import { createMetrics, registerMetrics, type Metrics } from './http/metrics.js';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -36,6 +41,8 @@ export interface App {
   services: Services;
   manager: ShardManager;
   metrics: Metrics;
+  /** The background retention purger; undefined when --purge_interval_seconds=0. */
+  purger: Purger | undefined;
   /** Closes the HTTP server, background jobs and every pool. */
   close(): Promise<void>;
 }
@@ -75,8 +82,23 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       federationMaxRows: config.federationMaxRows,
     }),
     describe: new DescribeService(manager),
+    family: new FamilyService({ manager, describe: new DescribeService(manager) }),
     health: new HealthService(manager),
+    retention: new RetentionService({
+      manager,
+      logger,
+      clock,
+      batchSize: config.retention.purgeBatchSize,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      onPurged: (outcome) => {
+        metrics.purgedRows.inc({ family: outcome.family }, outcome.deleted + outcome.deletedRaw);
+        metrics.purgeDuration.observe({ family: outcome.family }, outcome.durationMs / 1000);
+      },
+    }),
   };
+  const purger = config.retention.purgerEnabled
+    ? new Purger({ retention: services.retention, manager, logger, clock, intervalSeconds: config.retention.purgeIntervalSeconds })
+    : undefined;
 
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -134,6 +156,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   registerMetrics(server, metrics);
   registerHealth(server, services);
   registerLogRoutes(server, services);
+  registerRetentionRoutes(server, services);
+  await registerGraphql(server, services, config);
+  purger?.start();
 
   let closed = false;
   return {
@@ -141,9 +166,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     services,
     manager,
     metrics,
+    purger,
     async close() {
       if (closed) return;
       closed = true;
+      // Lets a running purge finish its batch before the pools go away.
+      await purger?.stop();
       await server.close();
       await manager.close();
       if (catalogShard === undefined) await catalogPool.close();

@@ -86,6 +86,20 @@ export function castCell(field: CastField, next: () => unknown): CellValue {
   }
 }
 
+/** MySQL protocol column type numbers (as in result field packets) -> mysql2's type names. */
+const TYPE_NAMES_BY_NUMBER: Readonly<Record<number, string>> = {
+  0: 'DECIMAL', 1: 'TINY', 2: 'SHORT', 3: 'LONG', 4: 'FLOAT', 5: 'DOUBLE', 6: 'NULL', 7: 'TIMESTAMP',
+  8: 'LONGLONG', 9: 'INT24', 10: 'DATE', 11: 'TIME', 12: 'DATETIME', 13: 'YEAR', 14: 'NEWDATE',
+  15: 'VARCHAR', 16: 'BIT', 17: 'TIMESTAMP2', 18: 'DATETIME2', 19: 'TIME2', 245: 'JSON', 246: 'NEWDECIMAL',
+  247: 'ENUM', 248: 'SET', 249: 'TINY_BLOB', 250: 'MEDIUM_BLOB', 251: 'LONG_BLOB', 252: 'BLOB',
+  253: 'VAR_STRING', 254: 'STRING', 255: 'GEOMETRY',
+};
+
+/** Example: 8 -> 'LONGLONG'; unknown numbers -> 'UNKNOWN'. */
+export function typeNameOfNumber(type: number | undefined): string {
+  return type === undefined ? 'UNKNOWN' : (TYPE_NAMES_BY_NUMBER[type] ?? 'UNKNOWN');
+}
+
 /** mysql2 field type -> the SQL type name clients see. Example: 'LONGLONG' -> 'bigint'. */
 export function sqlTypeName(field: Pick<CastField, 'type' | 'length' | 'extendedFormat'>): string {
   if (isJsonField(field)) return 'json';

@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { Connection, FieldPacket, QueryError } from 'mysql2';
-import { castCell, sqlTypeName, type CastField, type CellValue } from './result-types.js';
+import { castCell, sqlTypeName, typeNameOfNumber, type CastField, type CellValue } from './result-types.js';
 
 /** One result column: its name and SQL type, in the server's order. */
 export interface QueryColumn {
@@ -83,6 +83,7 @@ interface CastFieldWithName {
   name: string;
   typeName?: string;
   columnType?: number;
+  type?: number;
   columnLength?: number;
   length?: number;
   extendedFormat?: string;
@@ -92,7 +93,7 @@ function shapeRows(rows: CellValue[][], fields: readonly CastFieldWithName[], ma
   const columns = fields.map((field) => ({
     name: field.name,
     type: sqlTypeName({
-      type: field.typeName ?? String(field.columnType ?? ''),
+      type: field.typeName ?? typeNameOfNumber(field.columnType ?? field.type),
       length: field.columnLength ?? field.length ?? 0,
       extendedFormat: field.extendedFormat,
     }),

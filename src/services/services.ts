@@ -6,6 +6,8 @@ import type { IngestService } from './ingest-service.js';
 import type { QueryService } from './query-service.js';
 import type { DescribeService } from './describe-service.js';
 import type { HealthService } from './health-service.js';
+import type { RetentionService } from './retention-service.js';
+import type { FamilyService } from './family-service.js';
 
 /** Every service a transport may call. */
 export interface Services {
@@ -13,4 +15,6 @@ export interface Services {
   query: QueryService;
   describe: DescribeService;
   health: HealthService;
+  retention: RetentionService;
+  family: FamilyService;
 }

@@ -1,0 +1,158 @@
+/**
+ * GraphQL transport: Apollo Server on fastify at /graphql, from
+ * schema.graphql. POST serves operations; GET serves Apollo Sandbox to
+ * browsers outside production (and GET queries). Resolvers only call the
+ * shared services; errors leave with the same code and message as REST.
+ * It must not hold behaviour of its own.
+ */
+import { readFileSync } from 'node:fs';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { FastifyInstance } from 'fastify';
+import { GraphQLError, type GraphQLFormattedError } from './graphql-js.js';
+import type { Config } from '../../config/config.js';
+import { isAppError } from '../../errors/app-error.js';
+import type { Services } from '../../services/services.js';
+import type { GraphqlContext } from './context.js';
+import { resolvers } from './resolvers/index.js';
+import { costLimitRule, depthLimitRule } from './query-limits.js';
+
+/** The GraphQL endpoint's path. */
+export const GRAPHQL_PATH = '/graphql';
+
+/** Same text REST sends for masked errors (http/rest/error-response.ts). */
+const MASKED_MESSAGE = 'internal error; the gateway log has the details';
+
+/** Apollo's own request-level codes, kept as Apollo sets them. */
+const APOLLO_CODES: ReadonlySet<string> = new Set<string>([
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+  ApolloServerErrorCode.BAD_REQUEST,
+]);
+
+/** Options for tests and tools. */
+export interface GraphqlOptions {
+  /** Send stack traces to clients (only ever for NODE_ENV=development); default false. */
+  development?: boolean;
+  /** The SDL; default: schema.graphql at the repository root. */
+  typeDefs?: string;
+}
+
+/** What happened to an error on its way out: used for logging. */
+export type ErrorDisposition = 'coded' | 'apollo' | 'masked';
+
+/** Classifies an error Apollo reports: one of our AppErrors, one of Apollo's own request errors, or anything else (masked). */
+export function classifyGraphqlError(formatted: GraphQLFormattedError, error: unknown): ErrorDisposition {
+  const original = unwrapResolverError(error);
+  if (isAppError(original)) return 'coded';
+  const code = formatted.extensions?.['code'];
+  // Apollo's own errors are GraphQLErrors with no original error of another kind.
+  const isOwn = original instanceof GraphQLError && (original.originalError === undefined || original.originalError instanceof GraphQLError);
+  return isOwn && typeof code === 'string' && APOLLO_CODES.has(code) ? 'apollo' : 'masked';
+}
+
+/**
+ * Apollo's formatError: a coded AppError keeps its message, gets
+ * `extensions.code` = the REST code and its details as further extensions;
+ * Apollo's request errors (parse, validation, variable coercion) keep
+ * Apollo's codes; anything else becomes INTERNAL_SERVER_ERROR with REST's
+ * generic message. Stack traces only when `development`.
+ */
+export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown, development = false): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const stack = development && original instanceof Error && original.stack !== undefined ? { stacktrace: original.stack.split('\n') } : {};
+  const where = {
+    ...(formatted.locations === undefined ? {} : { locations: formatted.locations }),
+    ...(formatted.path === undefined ? {} : { path: formatted.path }),
+  };
+  switch (classifyGraphqlError(formatted, error)) {
+    case 'coded': {
+      const appError = original as { code: string; message: string; details: Record<string, unknown> };
+      return { message: appError.message, ...where, extensions: { ...appError.details, code: appError.code, ...stack } };
+    }
+    case 'apollo': {
+      const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions: { ...extensions, ...stack } };
+    }
+    case 'masked':
+      return { message: MASKED_MESSAGE, ...where, extensions: { code: 'INTERNAL_SERVER_ERROR', ...stack } };
+  }
+}
+
+/** Logs masked errors at error level and 5xx-class coded errors at warn, with the request's reqId. */
+function errorLoggingPlugin(): ApolloServerPlugin<GraphqlContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (isAppError(original)) {
+              if (original.status >= 500) contextValue.logger.warn({ code: original.code, details: original.details }, original.message);
+              continue;
+            }
+            if (classifyGraphqlError({ message: error.message, extensions: error.extensions }, error) === 'masked') {
+              contextValue.logger.error({ err: original, path: error.path }, 'unexpected GraphQL error');
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Reads schema.graphql from the repository root (two levels above src/ or dist/src/). */
+function loadSchemaText(): string {
+  for (const relative of ['../../../schema.graphql', '../../../../schema.graphql']) {
+    try {
+      return readFileSync(new URL(relative, import.meta.url), 'utf8');
+    } catch {
+      // try the next layout
+    }
+  }
+  throw new Error('schema.graphql not found next to src/ or dist/; it ships at the repository root');
+}
+
+/**
+ * Starts Apollo Server and serves it on `server` at /graphql (GET, POST,
+ * OPTIONS). Apollo is stopped when `server` closes. Introspection follows
+ * --graphql_introspection; Sandbox is served on GET outside production;
+ * depth and cost limits come from config.graphql.
+ */
+export async function registerGraphql(server: FastifyInstance, services: Services, config: Config, options: GraphqlOptions = {}): Promise<void> {
+  const development = options.development ?? false;
+  const apollo = new ApolloServer<GraphqlContext>({
+    typeDefs: options.typeDefs ?? loadSchemaText(),
+    resolvers,
+    introspection: config.graphql.introspection,
+    // main.ts owns signal handling; Apollo stops with the fastify server (onClose below).
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: development,
+    formatError: (formatted, error) => formatGraphqlError(formatted, error, development),
+    validationRules: [depthLimitRule(config.graphql.maxDepth), costLimitRule(config.graphql.maxCost)],
+    plugins: [
+      config.graphql.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      errorLoggingPlugin(),
+    ],
+  });
+  await apollo.start();
+  // Not fastifyApolloDrainPlugin: it closes fastify from apollo.stop(), while
+  // here fastify's close (App.close) is what stops Apollo.
+  server.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+  server.route({
+    url: GRAPHQL_PATH,
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: fastifyApolloHandler(apollo, {
+      context: async (request) => ({ services, logger: request.log, requestId: request.id }),
+    }),
+  });
+}

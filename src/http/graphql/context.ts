@@ -1,0 +1,16 @@
+/**
+ * What every GraphQL resolver receives as its context: the shared services
+ * and the request's logger. Built once per request by apollo.ts.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Services } from '../../services/services.js';
+
+/** The per-request GraphQL context. */
+export interface GraphqlContext {
+  /** The use cases REST and GraphQL share. */
+  services: Services;
+  /** The request's child logger (carries reqId). */
+  logger: FastifyBaseLogger;
+  /** The request id (also the x-request-id response header). */
+  requestId: string;
+}

@@ -1,0 +1,141 @@
+/**
+ * Family use case: one family's description and a page of its rows through a
+ * structured filter. The filter is validated against the family's columns
+ * as the catalog records them and compiled (query/compile-filter.ts) to one
+ * parameterised SELECT run on the family's shard, on a reader session (READ
+ * ONLY, statement time limit). No SQL text from a client reaches the
+ * database here. Knows nothing of HTTP.
+ */
+import type { QueryError } from 'mysql2';
+import { familyNotFound } from '../errors/app-error.js';
+import { ID_COLUMN, validateFamilyName } from '../ingest/identifiers.js';
+import type { SqlValue } from '../ingest/coerce-value.js';
+import { compileRowsQuery, type FilterColumn } from '../query/compile-filter.js';
+import { castCell, type CastField, type CellValue } from '../query/result-types.js';
+import { withConnection, type PooledConnection } from '../query/run-query.js';
+import type { ShardManager } from '../shards/shard-manager.js';
+import type { DescribeService, TableDescription } from './describe-service.js';
+
+/** A request for a page of a family's rows. Everything but `family` is optional, unchecked client input. */
+export interface RowsRequest {
+  family: unknown;
+  /** A filter tree (see compile-filter.ts); absent or null matches every row. */
+  where?: unknown;
+  /** Sort keys `[{ field, direction }]`; rows are finally ordered by id. */
+  orderBy?: unknown;
+  /** Rows at most: 0 to 1000, default 100. */
+  limit?: unknown;
+  /** Matching rows to skip: 0 to 100000, default 0. */
+  offset?: unknown;
+}
+
+/** A page of rows. */
+export interface RowsResult {
+  family: string;
+  shard: string;
+  /** Rows keyed by column name, `id` first, values typed as in query results. */
+  rows: Array<Record<string, CellValue>>;
+  limit: number;
+  offset: number;
+  /** True when more rows match after this page. */
+  hasMore: boolean;
+  /** Gateway-side wall time, milliseconds. */
+  elapsedMs: number;
+}
+
+/** Dependencies of the family service. */
+export interface FamilyServiceOptions {
+  manager: ShardManager;
+  describe: DescribeService;
+}
+
+/** Reads single families: their description and their rows. */
+export class FamilyService {
+  private readonly manager: ShardManager;
+  private readonly describer: DescribeService;
+
+  constructor(options: FamilyServiceOptions) {
+    this.manager = options.manager;
+    this.describer = options.describe;
+  }
+
+  /** Every family, ordered by name (as describe lists them). Throws SHARD_UNAVAILABLE when the catalog is down. */
+  async list(): Promise<TableDescription[]> {
+    return (await this.describer.describe()).tables;
+  }
+
+  /** One family. Throws INVALID_FAMILY_NAME, FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE. */
+  async get(family: unknown): Promise<TableDescription> {
+    const name = validateFamilyName(family);
+    const described = await this.describer.describeFamily(name);
+    if (described === undefined) throw familyNotFound(name);
+    return described;
+  }
+
+  /**
+   * A page of the family's rows matching `where`, ordered by `orderBy` then id.
+   * Throws INVALID_FAMILY_NAME, BAD_USER_INPUT (unknown column, operator not
+   * allowed for the column type, limit/offset out of range), INVALID_VALUE,
+   * FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
+   */
+  async rows(request: RowsRequest): Promise<RowsResult> {
+    const started = performance.now();
+    const family = validateFamilyName(request.family);
+    const info = await this.manager.findFamily(family);
+    if (info === undefined) throw familyNotFound(family);
+    const columns: FilterColumn[] = [{ name: ID_COLUMN, type: 'int' }, ...info.fields.map((f) => ({ name: f.name, type: f.type }))];
+    const compiled = compileRowsQuery({
+      table: family,
+      columns,
+      where: request.where,
+      orderBy: request.orderBy,
+      limit: request.limit,
+      offset: request.offset,
+    });
+    const rows = await this.manager.withShard(info.shard, family, (pool) =>
+      withConnection(pool.reader, (connection) => selectRows(connection, compiled.sql, compiled.values, compiled.columns)),
+    );
+    const hasMore = rows.length > compiled.limit;
+    return {
+      family,
+      shard: info.shard,
+      rows: hasMore ? rows.slice(0, compiled.limit) : rows,
+      limit: compiled.limit,
+      offset: compiled.offset,
+      hasMore,
+      elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+  }
+}
+
+/**
+ * Runs a compiled SELECT with its values bound by mysql2 (placeholders, never
+ * text concatenation) and shapes each row as an object in `names` order.
+ */
+function selectRows(connection: PooledConnection, sql: string, values: SqlValue[], names: readonly string[]): Promise<Array<Record<string, CellValue>>> {
+  return new Promise((resolve, reject) => {
+    connection.query(
+      {
+        sql,
+        values,
+        rowsAsArray: true,
+        typeCast: (field: CastField, next: () => unknown) => castCell(field, next),
+      },
+      (error: QueryError | null, rows: unknown) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        resolve(
+          (rows as CellValue[][]).map((row) => {
+            const object: Record<string, CellValue> = {};
+            names.forEach((name, index) => {
+              object[name] = row[index] ?? null;
+            });
+            return object;
+          }),
+        );
+      },
+    );
+  });
+}
