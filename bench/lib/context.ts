@@ -1,0 +1,234 @@
+/**
+ * What every scenario gets (the running gateway, the shards, database names,
+ * options) and the measurement protocol they share: warm-up, then runs that
+ * alternate gateway and baseline, then medians.
+ */
+import mysql from 'mysql2/promise';
+import type { BenchOptions } from './args.js';
+import type { Gateway, RssSampler } from './gateway.js';
+import type { LoadResult } from './load.js';
+import { openDirect, type DirectTarget } from './load.js';
+import { median } from './stats.js';
+import { quoteId } from './data.js';
+
+/** One shard as the benchmark reaches it directly. */
+export interface ShardTarget {
+  id: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** Shared state of one benchmark run. */
+export interface BenchContext {
+  options: BenchOptions;
+  gateway: Gateway;
+  sampler: RssSampler;
+  shards: readonly ShardTarget[];
+  /** Database the gateway uses on every shard. */
+  gatewayDb: string;
+  /** Database of the direct baselines on every shard (same server, separate tables). */
+  baselineDb: string;
+  /** Database on the first shard holding all of scenario 6's events (the single-server baseline). */
+  singleDb: string;
+  /** Unique suffix for family names of this run. */
+  stamp: string;
+  /** Progress line on stderr. */
+  log(message: string): void;
+  /** Results of scenarios already run, by id (scenario 8 compares to scenario 1). */
+  results: Map<string, ScenarioResult>;
+  /** Sum of the servers' `Questions` status counters (statements received), for statements per request. */
+  countStatements(): Promise<number>;
+}
+
+/** Median figures of one side over its measured runs. */
+export interface SideSummary {
+  /** Median rows/s, req/s or ms per query (see ScenarioResult.unit). */
+  value: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string | undefined;
+  /** Statements the servers received per successful operation (all shards, catalog included). */
+  statementsPerOp?: number | undefined;
+  runs: LoadResult[];
+}
+
+/** One row of the report. */
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  /** What `value` counts. `ms` means lower is better. */
+  unit: 'rows/s' | 'req/s' | 'ms';
+  gateway?: SideSummary | undefined;
+  baseline?: SideSummary | undefined;
+  /** Peak gateway VmRSS during this scenario's gateway runs, bytes. */
+  gatewayPeakRss?: number | undefined;
+  /** What the baseline is. */
+  baselineLabel: string;
+  /** gateway/baseline for rates, gateway/baseline time for `ms`. */
+  ratio?: number | undefined;
+  target: string;
+  met?: boolean | undefined;
+  notes: string[];
+  skipped?: string | undefined;
+  /** Extra raw figures for the JSON file. */
+  extra?: Record<string, unknown> | undefined;
+}
+
+/** One side of a comparison: runs a load for `seconds` and reports it. */
+export type Side = (seconds: number) => Promise<LoadResult>;
+
+/** How a comparison turns a LoadResult into its headline figure. */
+export interface CompareSpec {
+  gateway?: Side | undefined;
+  baseline?: Side | undefined;
+  /** Rows per successful operation (1000 for a 1000-event request); 1 for req/s. */
+  rowsPerOp: number;
+  unit: ScenarioResult['unit'];
+}
+
+function headline(result: LoadResult, spec: CompareSpec): number {
+  if (spec.unit === 'ms') return result.p50;
+  return result.seconds > 0 ? (result.ops * spec.rowsPerOp) / result.seconds : 0;
+}
+
+function summarize(runs: LoadResult[], spec: CompareSpec, statements: number): SideSummary {
+  const errors = runs.reduce((sum, r) => sum + r.errors, 0);
+  const ops = runs.reduce((sum, r) => sum + r.ops, 0);
+  return {
+    statementsPerOp: ops > 0 ? statements / ops : undefined,
+    value: median(runs.map((r) => headline(r, spec))),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors,
+    firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
+    runs,
+  };
+}
+
+/**
+ * Warm-up of each side (not measured), then `options.runs` rounds of
+ * gateway-run, baseline-run, so slow drift (table growth, other load on the
+ * machine) hits both sides alike. Samples the gateway's RSS during its runs.
+ */
+export async function compare(
+  ctx: BenchContext,
+  spec: CompareSpec,
+): Promise<{ gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; peakRss: number }> {
+  const { warmupSeconds, runSeconds, runs } = ctx.options;
+  if (spec.gateway !== undefined) await spec.gateway(warmupSeconds);
+  if (spec.baseline !== undefined) await spec.baseline(warmupSeconds);
+  const gatewayRuns: LoadResult[] = [];
+  const baselineRuns: LoadResult[] = [];
+  let peakRss = 0;
+  let gatewayStatements = 0;
+  let baselineStatements = 0;
+  // Reading the counters is itself one statement per server.
+  const counted = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const before = await ctx.countStatements();
+    const result = await work();
+    return [result, (await ctx.countStatements()) - before - ctx.shards.length];
+  };
+  for (let i = 0; i < runs; i++) {
+    if (spec.gateway !== undefined) {
+      const side = spec.gateway;
+      ctx.sampler.start();
+      const [result, statements] = await counted(() => side(runSeconds));
+      gatewayRuns.push(result);
+      gatewayStatements += statements;
+      peakRss = Math.max(peakRss, ctx.sampler.stop());
+    }
+    if (spec.baseline !== undefined) {
+      const side = spec.baseline;
+      const [result, statements] = await counted(() => side(runSeconds));
+      baselineRuns.push(result);
+      baselineStatements += statements;
+    }
+  }
+  return {
+    gateway: spec.gateway !== undefined ? summarize(gatewayRuns, spec, gatewayStatements) : undefined,
+    baseline: spec.baseline !== undefined ? summarize(baselineRuns, spec, baselineStatements) : undefined,
+    peakRss,
+  };
+}
+
+/** A shard by id; throws when the gateway answered with an unknown shard id. */
+export function shardById(ctx: BenchContext, id: string): ShardTarget {
+  const shard = ctx.shards.find((s) => s.id === id);
+  if (shard === undefined) throw new Error(`the gateway placed a family on shard "${id}", which the benchmark does not know`);
+  return shard;
+}
+
+/** Connection settings for `database` on `shard`. */
+export function directTarget(shard: ShardTarget, database: string): DirectTarget {
+  return { host: shard.host, port: shard.port, user: shard.user, password: shard.password, database };
+}
+
+/** Runs `work` on a fresh direct connection to `database` on `shard`, closing it after. */
+export async function withDirect<T>(shard: ShardTarget, database: string, work: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await openDirect(directTarget(shard, database));
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Recreates `table` of the gateway's database in `targetDb` on the same
+ * server, from SHOW CREATE TABLE, so the baseline writes into the very same
+ * table shape (columns, types, INVISIBLE column, indexes, charset). With
+ * `replace` false an existing copy is kept.
+ */
+export async function copyTableShape(ctx: BenchContext, shard: ShardTarget, table: string, targetDb: string, replace = true): Promise<void> {
+  await withDirect(shard, ctx.gatewayDb, async (c) => {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
+    const ddl = String(rows[0]?.['Create Table'] ?? '');
+    if (ddl === '') throw new Error(`SHOW CREATE TABLE ${table} on ${shard.id} returned nothing`);
+    await c.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(targetDb)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await c.query(`USE ${quoteId(targetDb)}`);
+    if (replace) await c.query(`DROP TABLE IF EXISTS ${quoteId(table)}`);
+    await c.query(replace ? ddl : ddl.replace(/^CREATE TABLE/, 'CREATE TABLE IF NOT EXISTS'));
+  });
+}
+
+/** Sends one JSON request to the gateway and returns the parsed answer; throws on a non-2xx status. */
+export async function gatewayCall(ctx: BenchContext, method: 'PUT' | 'POST', path: string, body: Buffer | string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${ctx.gateway.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** Fills a ScenarioResult from a comparison of rates or times. */
+export function resultOf(
+  base: Pick<ScenarioResult, 'id' | 'title' | 'unit' | 'baselineLabel' | 'target'>,
+  measured: { gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; peakRss: number },
+  met: (ratio: number, gateway: SideSummary | undefined, baseline: SideSummary | undefined) => boolean | undefined,
+  notes: string[] = [],
+): ScenarioResult {
+  const { gateway, baseline } = measured;
+  const ratio = gateway !== undefined && baseline !== undefined && baseline.value > 0 ? gateway.value / baseline.value : undefined;
+  const allNotes = [...notes];
+  const perOp = (side: SideSummary | undefined): string => (side?.statementsPerOp === undefined ? '-' : side.statementsPerOp.toFixed(1));
+  if (gateway?.statementsPerOp !== undefined || baseline?.statementsPerOp !== undefined) {
+    allNotes.push(`statements received by the servers per operation: gateway side ${perOp(gateway)}, baseline side ${perOp(baseline)}`);
+  }
+  if (gateway !== undefined && gateway.errors > 0) allNotes.push(`gateway errors: ${gateway.errors} (first: ${gateway.firstError ?? '?'})`);
+  if (baseline !== undefined && baseline.errors > 0) allNotes.push(`baseline errors: ${baseline.errors} (first: ${baseline.firstError ?? '?'})`);
+  return {
+    ...base,
+    gateway,
+    baseline,
+    gatewayPeakRss: measured.peakRss > 0 ? measured.peakRss : undefined,
+    ratio,
+    met: ratio === undefined ? undefined : met(ratio, gateway, baseline),
+    notes: allNotes,
+  };
+}
