@@ -41,6 +41,8 @@ export interface ValidatedQuery {
    * Names are as written (backtick quotes removed), not case-folded.
    */
   tables: string[];
+  /** node-sql-parser's AST of the statement (for planners that need the shape; never re-serialised). */
+  ast?: unknown;
 }
 
 /** Longest SQL text accepted, in UTF-16 code units. */
@@ -828,5 +830,5 @@ export function validateSql(sql: unknown): ValidatedQuery {
   }
   const walker = new AstWalker();
   walker.select(asts[0], new Set());
-  return { sql: trimmed, tables: walker.tables };
+  return { sql: trimmed, tables: walker.tables, ast: asts[0] };
 }

@@ -90,16 +90,20 @@ export class IngestService {
       if (key !== undefined) {
         const earlier = await this.findApplied(pool.writer, family, key);
         if (earlier !== undefined) return { replayed: earlier };
+        // An expired entry for this key is removed outside the write
+        // transaction: inside it, the DELETE's next-key lock (taken even when
+        // nothing matches) made concurrent retries of one key deadlock on the
+        // INSERT below instead of one of them hitting the duplicate key.
+        await pool.writer.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at < ?`, [
+          family,
+          key,
+          toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
+        ]);
       }
       try {
         await pool.writer.transaction(async (trx) => {
           const now = toSqlDateTime(this.options.clock());
           if (key !== undefined) {
-            await trx.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at < ?`, [
-              family,
-              key,
-              toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
-            ]);
             await trx.raw(`INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (?, ?, ?, ?)`, [
               family,
               key,

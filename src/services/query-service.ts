@@ -12,6 +12,8 @@ import { translateMysqlError } from '../errors/mysql-errors.js';
 import { validateSql } from '../query/validate-sql.js';
 import { applyRowCap } from '../query/row-cap.js';
 import { planQuery, type QueryPlan } from '../query/route-query.js';
+import { mergeScatter, planScatter, type ScatterPlan } from '../query/scatter-plan.js';
+import { aggregateErrors } from '../errors/aggregate.js';
 import { execute, fetchRawRows, runSelect, withConnection, type PooledConnection, type QueryRows } from '../query/run-query.js';
 import { statementTimeLimitSql, type ShardPool } from '../shards/shard-pool.js';
 import type { ShardManager } from '../shards/shard-manager.js';
@@ -86,7 +88,13 @@ export class QueryService {
       shardsWithFamilies: allShards.filter((id) => shardsWithFamilies.includes(id)),
       allShards,
     });
-    const rows = plan.kind === 'single' ? await this.runSingle(plan.shard, capped) : await this.runFederated(plan, capped);
+    const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
+    const rows =
+      plan.kind === 'single'
+        ? await this.runSingle(plan.shard, capped)
+        : scatter !== null
+          ? await this.runScatter(scatter, [plan.target, ...(plan.rawLogsFrom ?? [])], capped)
+          : await this.runFederated(plan, capped);
     const shards = plan.kind === 'single' ? [plan.shard] : [plan.target, ...new Set([...plan.stage.map((s) => s.shard), ...(plan.rawLogsFrom ?? [])])];
     return {
       results: rows.rows,
@@ -105,6 +113,24 @@ export class QueryService {
         throw translateMysqlError(error, { shard, userQuery: true });
       }
     });
+  }
+
+  /**
+   * Runs the unchanged SQL on every shard at once and merges the groups (see
+   * scatter-plan.ts for why that is exact for raw_logs grouped by family).
+   */
+  private async runScatter(plan: ScatterPlan, shards: readonly string[], sql: string): Promise<QueryRows> {
+    const settled = await Promise.allSettled(shards.map((shard) => this.runSingle(shard, sql)));
+    const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length > 0) throw aggregateErrors(failures);
+    const parts = settled.map((r) => (r as PromiseFulfilledResult<QueryRows>).value);
+    const merged = mergeScatter(plan, parts.map((p) => p.rows));
+    const truncated = merged.length > this.options.maxRows || parts.some((p) => p.truncated);
+    return {
+      columns: parts[0]?.columns ?? [],
+      rows: merged.slice(0, this.options.maxRows),
+      truncated,
+    };
   }
 
   /**
@@ -167,7 +193,8 @@ export class QueryService {
   /**
    * Builds a TEMPORARY raw_logs holding the target's own rows and every other
    * listed shard's rows. Ids repeat across shards, so the staged copy has no
-   * primary key.
+   * primary key. MariaDB refuses a NOT NULL INVISIBLE column without a
+   * default, hence the (never used) default on the ingestion time.
    */
   private async stageRawLogs(connection: PooledConnection, sources: readonly ShardPool[], budget: { remaining: number }): Promise<void> {
     const at = quoteIdentifier(INGESTED_AT_COLUMN);
@@ -177,7 +204,7 @@ export class QueryService {
          id BIGINT NOT NULL,
          family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
          log JSON NOT NULL,
-         ${at} DATETIME(6) NOT NULL INVISIBLE,
+         ${at} DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) INVISIBLE,
          KEY id (id),
          KEY family (family)
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,

@@ -184,8 +184,10 @@ export class ShardManager {
     const knex = pool.writer;
     const connection: unknown = await knex.client.acquireConnection();
     const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+    // Without bindings the text goes to the server untouched: knex would take a
+    // `?` inside a quoted field name (`what?`) for a placeholder.
     const raw = (sql: string, bindings: readonly Knex.Value[] = []): Promise<unknown> =>
-      knex.raw(sql, bindings).connection(connection) as unknown as Promise<unknown>;
+      (bindings.length === 0 ? knex.raw(sql) : knex.raw(sql, bindings)).connection(connection) as unknown as Promise<unknown>;
     try {
       const [lockRows] = (await raw('SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds])) as [Array<{ ok: number | null }>];
       if (lockRows[0]?.ok !== 1) {

@@ -2,12 +2,22 @@
  * The throwaway shard launcher itself: the three servers from the global setup
  * are real, distinct and reachable, and stopServer/startServer is a working
  * outage switch (other integration tests use it to simulate a shard failure).
+ * The outage switch is exercised on a private one-server cluster: files run in
+ * parallel against the shared shards, which must never go down.
  */
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { startServer, stopServer, type ServerSpec } from '../../scripts/lib/mariadb-cluster.js';
+import { startCluster, startServer, stopServer, type Cluster, type ServerSpec } from '../../scripts/lib/mariadb-cluster.js';
 
 const shards = inject('shards');
+let priv: Cluster;
+
+beforeAll(async () => {
+  priv = await startCluster({ count: 1, names: ['launcher_private'] });
+});
+afterAll(async () => {
+  await priv?.stop();
+});
 
 async function connect(spec: ServerSpec): Promise<mysql.Connection> {
   return mysql.createConnection({ host: spec.host, port: spec.port, user: 'root', password: '', connectTimeout: 5_000 });
@@ -61,8 +71,9 @@ describe('throwaway shard launcher', () => {
   });
 
   it('stopServer makes a shard refuse connections and startServer brings it back with its data', async () => {
-    const spec = shards[2];
-    if (spec === undefined) throw new Error('missing shard_c');
+    const spec = priv.servers[0];
+    if (spec === undefined) throw new Error('missing the private server');
+    expect(spec.name).toBe('launcher_private');
     const db = `launcher_outage_${process.pid}`;
     const setup = await connect(spec);
     await setup.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
@@ -70,7 +81,7 @@ describe('throwaway shard launcher', () => {
 
     await stopServer(spec);
     await expect(connect(spec)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    // The other shards are unaffected by one shard's outage.
+    // Other servers are unaffected by one server's outage.
     await expect(serverIdentity(shards[0] as ServerSpec)).resolves.toMatchObject({ port: shards[0]?.port });
 
     // Stopping twice is harmless.
@@ -90,8 +101,8 @@ describe('throwaway shard launcher', () => {
   });
 
   it('startServer on a running shard only waits for it (idempotent)', async () => {
-    const spec = shards[0];
-    if (spec === undefined) throw new Error('missing shard_a');
+    const spec = priv.servers[0];
+    if (spec === undefined) throw new Error('missing the private server');
     const before = await serverIdentity(spec);
     await startServer(spec);
     expect(await serverIdentity(spec)).toEqual(before);

@@ -120,3 +120,113 @@ export async function tableExists(spec: ServerSpec, table: string, database = TE
   const rows = await onShard(spec, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table], null);
   return rows.length > 0;
 }
+
+/** The spec named `name` among `specs`; throws when missing. */
+export function specNamed(specs: readonly ServerSpec[], name: string): ServerSpec {
+  const spec = specs.find((s) => s.name === name);
+  if (spec === undefined) throw new Error(`no shard named ${name} (have ${specs.map((s) => s.name).join(', ')})`);
+  return spec;
+}
+
+/** Runs `sql` on a shard, answering `fallback` when the table or the database does not exist (yet). */
+async function onShardOr<T>(spec: ServerSpec, sql: string, values: unknown[], fallback: T[]): Promise<T[]> {
+  try {
+    return await onShard<T>(spec, sql, values);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_DB_ERROR') return fallback;
+    throw error;
+  }
+}
+
+/** What one family has written, everywhere: compare two snapshots to prove a request wrote nothing. */
+export interface FamilySnapshot {
+  /** shard name -> the family table's columns (exact names, in order), or null when the table does not exist there. */
+  columns: Record<string, string[] | null>;
+  /** shard name -> rows of the family table (0 when it does not exist). */
+  rows: Record<string, number>;
+  /** shard name -> raw_logs rows of the family. */
+  rawLogs: Record<string, number>;
+  /** shard name -> applied Idempotency-Keys of the family. */
+  idempotencyKeys: Record<string, number>;
+  /** Catalog (first spec) placement rows of the family: shard names. */
+  placements: string[];
+  /** Catalog (first spec) declared fields of the family: name:type. */
+  declared: string[];
+}
+
+/** Reads everything `family` has on every shard and in the catalog (on `specs[0]`), directly. */
+export async function snapshotFamily(specs: readonly ServerSpec[], family: string): Promise<FamilySnapshot> {
+  const snapshot: FamilySnapshot = { columns: {}, rows: {}, rawLogs: {}, idempotencyKeys: {}, placements: [], declared: [] };
+  await Promise.all(
+    specs.map(async (spec) => {
+      const columns = await onShard<{ name: string }>(
+        spec,
+        'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+        [TEST_DATABASE, family],
+        null,
+      );
+      snapshot.columns[spec.name] = columns.length === 0 ? null : columns.map((c) => c.name);
+      const rows = columns.length === 0 ? [] : await onShardOr<{ n: number }>(spec, `SELECT COUNT(*) AS n FROM \`${family}\``, [], []);
+      snapshot.rows[spec.name] = Number(rows[0]?.n ?? 0);
+      const raw = await onShardOr<{ n: number }>(spec, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [family], []);
+      snapshot.rawLogs[spec.name] = Number(raw[0]?.n ?? 0);
+      const keys = await onShardOr<{ n: number }>(spec, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family], []);
+      snapshot.idempotencyKeys[spec.name] = Number(keys[0]?.n ?? 0);
+    }),
+  );
+  const catalog = specs[0];
+  if (catalog === undefined) throw new Error('no shards');
+  const placements = await onShardOr<{ shard: string }>(catalog, 'SELECT shard FROM databalancer_placements WHERE family = ?', [family], []);
+  snapshot.placements = placements.map((p) => p.shard);
+  const declared = await onShardOr<{ name: string; declared_type: string }>(
+    catalog,
+    'SELECT name, declared_type FROM databalancer_columns WHERE family = ? ORDER BY position',
+    [family],
+    [],
+  );
+  snapshot.declared = declared.map((d) => `${d.name}:${d.declared_type}`);
+  return snapshot;
+}
+
+/** The shards (by name) whose database holds a table named `family`. */
+export async function holdersOf(specs: readonly ServerSpec[], family: string): Promise<string[]> {
+  const found = await Promise.all(specs.map((s) => tableExists(s, family)));
+  return specs.filter((_, i) => found[i]).map((s) => s.name);
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before returning). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Ingests one event into fresh families (`prefix_<hex>`, schema `{ n: 'int' }`)
+ * until families sit on every shard named in `wanted`; returns shard name -> family.
+ */
+export async function familiesOnShards(
+  gateway: { url: string },
+  wanted: readonly string[],
+  prefix = 'spread',
+  maxTries = 60,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (let i = 0; i < maxTries && found.size < wanted.length; i++) {
+    const family = uniqueFamily(prefix);
+    const answer = await ingest(gateway, family, { n: 'int' }, [{ n: i }]);
+    if (answer.status !== 200) throw new Error(`ingest of ${family} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    const shard = String(answer.body.shard);
+    if (wanted.includes(shard) && !found.has(shard)) found.set(shard, family);
+  }
+  if (found.size < wanted.length) throw new Error(`no family landed on every shard of ${wanted.join(', ')} in ${maxTries} tries`);
+  return found;
+}
