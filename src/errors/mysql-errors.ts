@@ -100,6 +100,14 @@ export function translateMysqlError(error: unknown, context: MysqlErrorContext):
       error,
     );
   }
+  if (e.name === 'KnexTimeoutError') {
+    return new AppError(
+      'SHARD_UNAVAILABLE',
+      `shard "${context.shard}" is saturated: no connection came free in time; retry, or raise --pool_max if it persists`,
+      { ...details, reason: 'pool_timeout' },
+      error,
+    );
+  }
   if (isUnavailableError(error)) {
     const unavailable = shardUnavailable(context.shard, error);
     return context.family === undefined

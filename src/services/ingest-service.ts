@@ -6,12 +6,14 @@
  */
 import type { Knex } from 'knex';
 import { escape } from 'mysql2';
+import { buildInsertStatements } from '../ingest/insert-sql.js';
+import { execute, withConnection } from '../query/run-query.js';
 import type { Logger } from '../logging/logger.js';
-import { AppError, badInput } from '../errors/app-error.js';
+import { badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
-import { validateFamilyName, quoteIdentifier, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
+import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
 import { parseDeclaredSchema } from '../ingest/declared-schema.js';
-import { coerceEvents, type SqlValue } from '../ingest/coerce-value.js';
+import { coerceEvents } from '../ingest/coerce-value.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
 import { describeColumns, type ColumnDescription } from './columns.js';
@@ -48,9 +50,6 @@ export interface IngestServiceOptions {
   /** Called after every successful write (metrics). */
   onIngested?: (family: string, shard: string, rows: number) => void;
 }
-
-/** Values per INSERT statement: keeps each statement well under max_allowed_packet for typical rows. */
-const MAX_VALUES_PER_STATEMENT = 60_000;
 
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
@@ -100,28 +99,26 @@ export class IngestService {
           toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
         ]);
       }
+      const now = toSqlDateTime(this.options.clock());
+      const statements: string[] = [];
+      if (key !== undefined) {
+        statements.push(
+          `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
+        );
+      }
+      statements.push(...buildInsertStatements(family, [...columns, INGESTED_AT_COLUMN], rows, [now]));
+      if (this.options.rawLogs) {
+        statements.push(
+          ...buildInsertStatements(
+            RAW_LOGS_TABLE,
+            ['log', 'family', INGESTED_AT_COLUMN],
+            events.map((event) => [JSON.stringify(event)]),
+            [family, now],
+          ),
+        );
+      }
       try {
-        await pool.writer.transaction(async (trx) => {
-          const now = toSqlDateTime(this.options.clock());
-          if (key !== undefined) {
-            await trx.raw(`INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (?, ?, ?, ?)`, [
-              family,
-              key,
-              JSON.stringify(stored),
-              now,
-            ]);
-          }
-          if (rows.length === 0) return;
-          await insertRows(trx, family, [...columns, INGESTED_AT_COLUMN], rows.map((row) => [...row, now]));
-          if (this.options.rawLogs) {
-            await insertRows(
-              trx,
-              RAW_LOGS_TABLE,
-              ['family', 'log', INGESTED_AT_COLUMN],
-              events.map((event) => [family, JSON.stringify(event), now]),
-            );
-          }
-        });
+        await writeInTransaction(pool.writer, statements);
       } catch (error) {
         // Another request with the same key committed first: answer as it did.
         if (key !== undefined && isDuplicateKeyError(error)) {
@@ -178,20 +175,19 @@ function validateIdempotencyKey(key: string | undefined): string | undefined {
 }
 
 /**
- * Multi-row INSERTs of `rows` into `table`, split so no statement grows past
- * MAX_VALUES_PER_STATEMENT values. Identifiers are quoted by quoteIdentifier
- * and values escaped by mysql2's escaper (the same one its client-side
- * placeholders use); the text is run without placeholders because a `?`
- * inside a quoted field name would otherwise be taken for one.
+ * Runs `statements` in one transaction on one pooled connection of `knex`
+ * (no knex query builder on this hot path), rolling back on any error.
  */
-async function insertRows(trx: Knex.Transaction, table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
-  if (columns.length === 0) throw new AppError('INTERNAL_SERVER_ERROR', 'insert without columns');
-  const perStatement = Math.max(1, Math.floor(MAX_VALUES_PER_STATEMENT / columns.length));
-  const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES `;
-  for (let start = 0; start < rows.length; start += perStatement) {
-    const end = Math.min(rows.length, start + perStatement);
-    const tuples: string[] = [];
-    for (let i = start; i < end; i++) tuples.push(`(${(rows[i] ?? []).map((value) => escape(value)).join(',')})`);
-    await trx.raw(head + tuples.join(','));
-  }
+async function writeInTransaction(knex: Knex, statements: readonly string[]): Promise<void> {
+  if (statements.length === 0) return;
+  await withConnection(knex, async (connection) => {
+    await execute(connection, 'START TRANSACTION');
+    try {
+      for (const sql of statements) await execute(connection, sql);
+      await execute(connection, 'COMMIT');
+    } catch (error) {
+      await execute(connection, 'ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
 }

@@ -151,7 +151,13 @@ export class ShardManager {
       this.rememberColumns(family, stored);
       return { family, shard, fields: merged };
     }
-    const fields = await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
+    await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
+    // Recorded after the DDL connection went back to the pool: the catalog may
+    // share that pool (it lives on the first shard by default), and holding one
+    // connection while waiting for another starves the pool under load. The
+    // columns' real types were already checked under the lock, so the order
+    // of catalog writes cannot admit a conflicting type.
+    const fields = await this.catalog.recordColumns(family, merged);
     const final = mergeSchemas(fields, requested, this.maxColumns);
     this.rememberColumns(family, fields);
     return { family, shard, fields: final.merged };
@@ -175,12 +181,12 @@ export class ShardManager {
 
   /**
    * Under the family's GET_LOCK on its shard: CREATE TABLE IF NOT EXISTS, add
-   * missing columns, verify every column's type through information_schema,
-   * then record the schema in the catalog. Each step is safe to re-run.
+   * missing columns, verify every column's type through information_schema.
+   * The caller then records the schema in the catalog. Each step is safe to re-run.
    * MySQL DDL commits implicitly, so the lock, not a transaction, is what
    * keeps two processes from racing on one table.
    */
-  private async evolveTable(pool: ShardPool, family: string, wanted: readonly DeclaredField[]): Promise<DeclaredField[]> {
+  private async evolveTable(pool: ShardPool, family: string, wanted: readonly DeclaredField[]): Promise<void> {
     const knex = pool.writer;
     const connection: unknown = await knex.client.acquireConnection();
     const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
@@ -210,7 +216,6 @@ export class ShardManager {
           if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
           this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
         }
-        return await this.catalog.recordColumns(family, wanted);
       } finally {
         await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
       }

@@ -30,6 +30,20 @@ afterAll(async () => {
 });
 
 describe('placement', () => {
+  it('many brand-new families at once on a tiny pool do not starve it (the catalog shares the first shard\'s pool)', async () => {
+    // Regression: the DDL path held a connection of shard_a's pool while it
+    // waited for another one to record the schema in the catalog (also on
+    // shard_a), so concurrent new families exhausted the pool and got 503s.
+    const small = await startGateway(shards, ['--pool_max=2']);
+    try {
+      const families = Array.from({ length: 12 }, (_, i) => uniqueFamily(`starve${i}`));
+      const answers = await Promise.all(families.map((family, i) => ingest(small, family, { idx: 'int' }, [{ idx: i }])));
+      for (const answer of answers) expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('30 new families spread over all three shards, each on exactly one, recorded in the catalog', async () => {
     const families = Array.from({ length: 30 }, (_, i) => uniqueFamily(`place${i}`));
     const answers = await Promise.all(
