@@ -118,7 +118,7 @@ export class IngestService {
         );
       }
       try {
-        await writeInTransaction(pool.writer, statements);
+        await writeInTransaction(pool.ingest, statements);
       } catch (error) {
         // Another request with the same key committed first: answer as it did.
         if (key !== undefined && isDuplicateKeyError(error)) {
@@ -175,16 +175,16 @@ function validateIdempotencyKey(key: string | undefined): string | undefined {
 }
 
 /**
- * Runs `statements` in one transaction on one pooled connection of `knex`
- * (no knex query builder on this hot path), rolling back on any error.
+ * Runs `statements` as one transaction in a single round trip on a
+ * multi-statement connection of `knex`. The server stops at the first failing
+ * statement, before COMMIT, so on any error the transaction is rolled back
+ * and nothing of it stays.
  */
-async function writeInTransaction(knex: Knex, statements: readonly string[]): Promise<void> {
+export async function writeInTransaction(knex: Knex, statements: readonly string[]): Promise<void> {
   if (statements.length === 0) return;
   await withConnection(knex, async (connection) => {
-    await execute(connection, 'START TRANSACTION');
     try {
-      for (const sql of statements) await execute(connection, sql);
-      await execute(connection, 'COMMIT');
+      await execute(connection, `START TRANSACTION;\n${statements.join(';\n')};\nCOMMIT`);
     } catch (error) {
       await execute(connection, 'ROLLBACK').catch(() => undefined);
       throw error;

@@ -1,8 +1,9 @@
 /**
  * One shard = one MySQL server (and database). This module owns its
- * connection pools: a `writer` Knex for ingest, DDL and catalog work, and a
- * `reader` Knex whose sessions are READ ONLY with a statement time limit, for
- * users' SQL. It also bootstraps the shard (database, raw_logs, idempotency
+ * connection pools: an `ingest` Knex for the write transactions of ingest
+ * (several statements per round trip), a `writer` Knex for DDL, catalog,
+ * retention and federation staging, and a `reader` Knex whose sessions are
+ * READ ONLY with a statement time limit, for users' SQL. It also bootstraps the shard (database, raw_logs, idempotency
  * table) lazily, so a shard that is down at start-up joins when it comes back.
  * It must not decide placement or know about families.
  */
@@ -75,6 +76,13 @@ export class ShardPool {
   readonly config: ShardConfig;
   readonly writer: Knex;
   readonly reader: Knex;
+  /**
+   * Ingest writes only: its sessions allow several statements per round trip,
+   * so a whole write transaction (START TRANSACTION; INSERT ...; COMMIT) costs
+   * one round trip. It only ever runs SQL the gateway builds itself (escaped
+   * values, quoted identifiers); users' SQL never reaches it.
+   */
+  readonly ingest: Knex;
   private readonly logger: Logger;
   private readonly shardTables: boolean;
   private info: ServerInfo | undefined;
@@ -112,6 +120,19 @@ export class ShardPool {
     };
     this.writer = knexFactory({
       ...base,
+      pool: {
+        min: 0,
+        max: options.poolMax,
+        idleTimeoutMillis: 30_000,
+        afterCreate: (conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) => {
+          runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`)
+            .then(() => done(null, conn), (error: Error) => done(error, conn));
+        },
+      },
+    });
+    this.ingest = knexFactory({
+      ...base,
+      connection: { ...connection, multipleStatements: true },
       pool: {
         min: 0,
         max: options.poolMax,
@@ -226,6 +247,6 @@ export class ShardPool {
 
   /** Destroys both pools. */
   async close(): Promise<void> {
-    await Promise.allSettled([this.writer.destroy(), this.reader.destroy()]);
+    await Promise.allSettled([this.writer.destroy(), this.reader.destroy(), this.ingest.destroy()]);
   }
 }
