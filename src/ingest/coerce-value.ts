@@ -58,7 +58,7 @@ function pad(value: number, width: number): string {
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function checkCalendarDate(year: number, month: number, day: number): void {
@@ -115,6 +115,8 @@ function fromEpochMillis(ms: number, micros: number): UtcInstant {
  * shape; throws ValueCoercionError when it is but names an impossible time.
  */
 function parseIsoInstant(text: string): UtcInstant | undefined {
+  const fast = parseUtcIsoFast(text);
+  if (fast !== undefined) return fast;
   const dateOnly = DATE_PATTERN.exec(text);
   if (dateOnly) {
     const [year, month, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])];
@@ -154,6 +156,32 @@ function parseIsoInstant(text: string): UtcInstant | undefined {
   return instant;
 }
 
+/** The form most shippers send: `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`. */
+const UTC_ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
+
+/**
+ * Fast path of parseIsoInstant for UTC text: the fields are already UTC, so
+ * no Date arithmetic is needed. Undefined when the text has another shape
+ * (the general parser then decides); throws on impossible dates and times.
+ */
+function parseUtcIsoFast(text: string): UtcInstant | undefined {
+  const m = UTC_ISO_PATTERN.exec(text);
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  checkCalendarDate(year, month, day);
+  checkYearRange(year);
+  if (hour > 23 || minute > 59 || second > 59) {
+    throw new ValueCoercionError(`time ${m[4]}:${m[5]}:${m[6]} does not exist (hours 00-23, minutes and seconds 00-59)`);
+  }
+  const micros = m[7] === undefined ? 0 : Number(m[7].padEnd(6, '0'));
+  return { year, month, day, hour, minute, second, micros };
+}
+
 /**
  * Parses a canonical decimal (JSON number syntax) as epoch seconds, exactly:
  * `"1700000000.123456"` keeps its microseconds; digits beyond microseconds are
@@ -186,7 +214,7 @@ function coerceString(value: unknown): string {
   if (typeof value !== 'string') {
     throw new ValueCoercionError('a string field takes only JSON strings; quote the value');
   }
-  if (/\p{Cs}/u.test(value)) {
+  if (hasLoneSurrogate(value)) {
     throw new ValueCoercionError('the string contains a lone UTF-16 surrogate, which is not valid Unicode; fix the encoding');
   }
   const bytes = Buffer.byteLength(value, 'utf8');
@@ -273,6 +301,12 @@ function coerceTimestamp(value: unknown): string {
     return formatDateTime(instant);
   }
   if (typeof value === 'string') {
+    const fast = UTC_ISO_PATTERN.exec(value);
+    if (fast !== null) {
+      // Already UTC: validate the fields, then reuse the sender's digits.
+      parseUtcIsoFast(value);
+      return `${fast[1]}-${fast[2]}-${fast[3]} ${fast[4]}:${fast[5]}:${fast[6]}.${(fast[7] ?? '').padEnd(6, '0')}`;
+    }
     const instant = parseIsoInstant(value) ?? parseEpochSeconds(value);
     if (instant === undefined) throw new ValueCoercionError(TIMESTAMP_HINT);
     return formatDateTime(instant);
@@ -298,7 +332,7 @@ function checkJsonValue(value: unknown, depth: number): void {
     return;
   }
   if (typeof value === 'string') {
-    if (/\p{Cs}/u.test(value)) {
+    if (hasLoneSurrogate(value)) {
       throw new ValueCoercionError('a string inside the json value contains a lone UTF-16 surrogate, which the server refuses; fix the encoding');
     }
     return;
@@ -314,10 +348,17 @@ function checkJsonValue(value: unknown, depth: number): void {
     return;
   }
   if (!isPlainObject(value)) throw new ValueCoercionError('only plain JSON objects and arrays can be stored as json');
-  for (const [key, item] of Object.entries(value)) {
-    checkJsonValue(key, depth + 1);
-    checkJsonValue(item, depth + 1);
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    if (hasLoneSurrogate(key)) checkJsonValue(key, depth + 1);
+    checkJsonValue(object[key], depth + 1);
   }
+}
+
+/** Any UTF-16 surrogate code unit at all (cheap), then the exact test for a lone one. */
+const ANY_SURROGATE = /[\ud800-\udfff]/;
+function hasLoneSurrogate(text: string): boolean {
+  return ANY_SURROGATE.test(text) && /\p{Cs}/u.test(text);
 }
 
 function coerceJson(value: unknown): string {

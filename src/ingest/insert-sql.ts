@@ -1,11 +1,10 @@
 /**
  * Multi-row INSERT text for family rows and their raw_logs copies. Values are
- * escaped by mysql2's escaper (the same one its client-side placeholders
- * use) and identifiers by quoteIdentifier. The text is sent without
+ * written by sqlLiteral (sql-literal.ts) and identifiers by quoteIdentifier. The text is sent without
  * placeholders because a `?` inside a quoted field name would otherwise be
  * taken for one. Pure: no I/O.
  */
-import { escape } from 'mysql2';
+import { sqlLiteral } from './sql-literal.js';
 import type { SqlValue } from './coerce-value.js';
 import { quoteIdentifier } from './identifiers.js';
 
@@ -32,13 +31,13 @@ export function buildInsertStatements(
 ): string[] {
   if (rows.length === 0) return [];
   const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES `;
-  const tail = suffix.length === 0 ? ')' : `,${suffix.map((v) => escape(v)).join(',')})`;
+  const tail = suffix.length === 0 ? ')' : `,${suffix.map((v) => sqlLiteral(v)).join(',')})`;
   const statements: string[] = [];
   let tuples: string[] = [];
   let bytes = head.length;
   for (const row of rows) {
     let tuple = '(';
-    for (let i = 0; i < row.length; i++) tuple += (i === 0 ? '' : ',') + escape(row[i] ?? null);
+    for (let i = 0; i < row.length; i++) tuple += (i === 0 ? '' : ',') + sqlLiteral(row[i] ?? null);
     tuple += row.length === 0 ? tail.slice(1) : tail;
     if (tuples.length > 0 && bytes + tuple.length + 1 > maxBytes) {
       statements.push(head + tuples.join(','));
