@@ -132,7 +132,9 @@ export class ShardPool {
     });
     this.ingest = knexFactory({
       ...base,
-      connection: { ...connection, multipleStatements: true },
+      // No placeholders are ever used here, and mysql2 would otherwise scan
+      // every (megabyte-sized) INSERT text for `?` on each call.
+      connection: { ...connection, multipleStatements: true, queryFormat: (sql: string) => sql },
       pool: {
         min: 0,
         max: options.poolMax,
