@@ -164,16 +164,7 @@ export class Catalog {
 
   /** The family's declared fields in declaration order (empty when none recorded). */
   getColumns(family: string): Promise<DeclaredField[]> {
-    return this.run(async () => {
-      const rows = (await this.knex(COLUMNS_TABLE)
-        .where({ family })
-        .select('name', 'declared_type')
-        .orderBy('position')) as ColumnRow[];
-      return rows.flatMap((row) => {
-        const type = parseDeclaredType(row.declared_type);
-        return type === undefined ? [] : [{ name: row.name, type }];
-      });
-    });
+    return this.run(() => this.getColumnsUnchecked(family));
   }
 
   /**

@@ -53,6 +53,14 @@ function runRaw(connection: RawConnection, sql: string): Promise<unknown> {
   });
 }
 
+/** knex afterCreate hook of the writer and ingest pools: strict mode, UTC, utf8mb4. */
+function setUpWriteSession(conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void): void {
+  runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`).then(
+    () => done(null, conn),
+    (error: Error) => done(error, conn),
+  );
+}
+
 /** Parses `SELECT VERSION()` output: MariaDB says so in the version string. */
 export function flavorOfVersion(version: string): ServerFlavor {
   return /mariadb/i.test(version) ? 'mariadb' : 'mysql';
@@ -124,10 +132,7 @@ export class ShardPool {
         min: 0,
         max: options.poolMax,
         idleTimeoutMillis: 30_000,
-        afterCreate: (conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) => {
-          runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`)
-            .then(() => done(null, conn), (error: Error) => done(error, conn));
-        },
+        afterCreate: setUpWriteSession,
       },
     });
     this.ingest = knexFactory({
@@ -139,10 +144,7 @@ export class ShardPool {
         min: 0,
         max: options.poolMax,
         idleTimeoutMillis: 30_000,
-        afterCreate: (conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) => {
-          runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`)
-            .then(() => done(null, conn), (error: Error) => done(error, conn));
-        },
+        afterCreate: setUpWriteSession,
       },
     });
     this.reader = knexFactory({
