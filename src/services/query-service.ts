@@ -7,12 +7,13 @@
  */
 import { escape } from 'mysql2';
 import type { Logger } from '../logging/logger.js';
-import { AppError } from '../errors/app-error.js';
+import { AppError, isAppError } from '../errors/app-error.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
 import { validateSql } from '../query/validate-sql.js';
 import { applyRowCap } from '../query/row-cap.js';
 import { planQuery, type QueryPlan } from '../query/route-query.js';
 import { mergeScatter, planScatter, type ScatterPlan } from '../query/scatter-plan.js';
+import { neededColumns } from '../query/column-usage.js';
 import { aggregateErrors } from '../errors/aggregate.js';
 import { execute, fetchRawRows, runSelect, withConnection, type PooledConnection, type QueryRows } from '../query/run-query.js';
 import { statementTimeLimitSql, type ShardPool } from '../shards/shard-pool.js';
@@ -142,6 +143,20 @@ export class QueryService {
    * then runs the user's unchanged SQL in a READ ONLY transaction there.
    */
   private async runFederated(plan: Extract<QueryPlan, { kind: 'federated' }>, sql: string): Promise<QueryRows> {
+    try {
+      return await this.runFederatedOnce(plan, sql, true);
+    } catch (error) {
+      // A column the usage analysis missed is absent from a pruned copy: the
+      // server says "unknown column" rather than reading NULL. Run again with
+      // full copies, which gives the single-server answer (or its real error).
+      if (isAppError(error) && error.code === 'QUERY_FAILED' && error.details['serverCode'] === 'ER_BAD_FIELD_ERROR') {
+        return this.runFederatedOnce(plan, sql, false);
+      }
+      throw error;
+    }
+  }
+
+  private async runFederatedOnce(plan: Extract<QueryPlan, { kind: 'federated' }>, sql: string, prune: boolean): Promise<QueryRows> {
     const { manager } = this.options;
     const target = manager.pool(plan.target);
     const info = await manager.withShard(plan.target, undefined, (pool) => pool.ready());
@@ -150,7 +165,7 @@ export class QueryService {
       const staged: string[] = [];
       try {
         for (const { family, shard } of plan.stage) {
-          await this.stageFamily(connection, family, manager.pool(shard), budget, info.flavor);
+          await this.stageFamily(connection, family, manager.pool(shard), budget, info.flavor, prune ? sql : null);
           staged.push(family);
         }
         if (plan.rawLogsFrom !== null) {
@@ -185,6 +200,8 @@ export class QueryService {
     source: ShardPool,
     budget: { remaining: number },
     flavor: ServerFlavor,
+    /** The query, to copy only the columns it can read; null copies every column. */
+    sql: string | null,
   ): Promise<void> {
     await this.options.manager.withShard(source.id, family, async (pool) => {
       await withConnection(pool.reader, async (sourceConnection) => {
@@ -192,8 +209,14 @@ export class QueryService {
         const createSql = createRow?.[1];
         if (typeof createSql !== 'string') throw new Error(`SHOW CREATE TABLE ${family} returned nothing`);
         await execute(connection, stagingEngine(createSql.replace(/^CREATE TABLE/, 'CREATE TEMPORARY TABLE'), flavor));
-        const columns = await columnNames(sourceConnection, pool.config.database, family);
-        await copyRows(sourceConnection, connection, family, family, columns, budget, this.options.federationMaxRows);
+        const all = await columnNames(sourceConnection, pool.config.database, family);
+        const needed = sql === null ? null : neededColumns(sql, family, all);
+        const unneeded = needed === null ? [] : all.filter((c) => !needed.includes(c));
+        if (unneeded.length > 0) {
+          // Dropped from the (still empty) copy, so a missed reference fails loudly.
+          await execute(connection, `ALTER TABLE ${quoteIdentifier(family)} ${unneeded.map((c) => `DROP COLUMN ${quoteIdentifier(c)}`).join(', ')}`);
+        }
+        await copyRows(sourceConnection, connection, family, family, needed ?? all, budget, this.options.federationMaxRows);
       });
     });
   }

@@ -146,6 +146,22 @@ const SQL: Array<[string, () => string]> = [
     const [a, b] = families;
     return `WITH bb AS (SELECT k, SUM(score) AS s FROM ${b} GROUP BY k) SELECT x.k, x.n, bb.s FROM (SELECT k, COUNT(*) AS n FROM ${a} GROUP BY k) x JOIN bb ON bb.k = x.k ORDER BY x.k`;
   }],
+  ['a join through USING (the copy keeps every column)', () => {
+    const [a, b] = families;
+    return `SELECT k, a.name, b.score FROM ${a} a JOIN ${b} b USING (k) ORDER BY k, b.score, a.name`;
+  }],
+  ['b.* of the remote family (every column copied)', () => {
+    const [a, b] = families;
+    return `SELECT b.* FROM ${a} a JOIN ${b} b ON a.k = b.k ORDER BY b.id`;
+  }],
+  ['only some columns of the remote family, in WHERE, ORDER BY and a window', () => {
+    const [a, b] = families;
+    return `SELECT a.k, ROW_NUMBER() OVER (PARTITION BY a.k ORDER BY b.score, b.id) AS r FROM ${a} a JOIN ${b} b ON a.k = b.k WHERE b.score IS NOT NULL ORDER BY a.k, r`;
+  }],
+  ['an unqualified column that only the remote family has', () => {
+    const [a, b] = families;
+    return `SELECT a.k, score FROM ${a} a JOIN ${b} b ON a.k = b.k ORDER BY a.k, score`;
+  }],
   ['raw_logs grouped by family (only these families)', () =>
     `SELECT family, COUNT(*) AS n FROM raw_logs WHERE family IN (${families.map((f) => `'${f}'`).join(', ')}) GROUP BY family ORDER BY family`],
   ['raw_logs joined with a family', () => {
