@@ -1,8 +1,11 @@
 /**
- * Entry point: loadConfig -> createApp -> listen; signal handling. The only
- * place that reads process.argv/env and calls process.exit.
+ * Entry point: loadConfig -> createApp -> listen (or, with --workers, a
+ * supervisor of worker processes); signal handling. The only place that
+ * reads process.argv/env and calls process.exit.
  */
+import cluster from 'node:cluster';
 import { loadConfig, helpText, HelpRequested, type Config } from './config/config.js';
+import type { Logger } from './logging/logger.js';
 import { createLogger } from './logging/logger.js';
 import { createApp } from './app.js';
 import { isAppError } from './errors/app-error.js';
@@ -25,9 +28,45 @@ function readConfig(): Config {
   }
 }
 
+/**
+ * With --workers=N > 1 this process only supervises: it forks N workers that
+ * share the listen port (node:cluster hands out connections), restarts a
+ * worker that dies, and passes SIGINT/SIGTERM on. Workers are ordinary
+ * stateless gateways, exactly like separate processes behind a load balancer.
+ */
+function supervise(config: Config, logger: Logger): void {
+  let stopping = false;
+  const fork = (): void => {
+    cluster.fork();
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.warn({ pid: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 20_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ workers: config.workers }, `Starting ${config.workers} gateway workers on ${config.server.address}`);
+  for (let i = 0; i < config.workers; i++) fork();
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    supervise(config, logger);
+    return;
+  }
   const app = await createApp(config, logger);
 
   // Connect to every shard now, for the seed's start-up lines and an early

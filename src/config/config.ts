@@ -65,6 +65,8 @@ export interface Config {
   readonly idempotencyTtlSeconds: number;
   /** pool_max: connections per shard pool, connections; default 10. */
   readonly poolMax: number;
+  /** workers: gateway processes sharing the listen port, processes; default 1. */
+  readonly workers: number;
   /** ring_vnodes: virtual nodes per shard on the hash ring, points; default 160. */
   readonly ringVnodes: number;
   /** raw_logs: keep the lossless raw_logs copy of each event, boolean; default true. */
@@ -162,6 +164,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'idempotency_ttl_seconds', kind: 'int', defaultValue: '86400', usage: 'How long an Idempotency-Key is remembered, in seconds', unit: 'seconds' },
   // connections per shard; default 10
   { name: 'pool_max', kind: 'int', defaultValue: '10', usage: 'Connections per shard pool', unit: 'connections' },
+  // gateway processes sharing the listen port (node:cluster); default 1
+  { name: 'workers', kind: 'int', defaultValue: '1', usage: 'Gateway worker processes sharing the listen port (node:cluster); each has its own pools', unit: 'processes', max: 256 },
   // virtual nodes per shard; default 160
   { name: 'ring_vnodes', kind: 'int', defaultValue: '160', usage: 'Virtual nodes per shard on the consistent-hash ring (changing it changes where new families go)', unit: 'virtual nodes', max: 100_000 },
   // boolean; default true
@@ -331,6 +335,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     federationMaxRows: reader.int('federation_max_rows'),
     idempotencyTtlSeconds: reader.int('idempotency_ttl_seconds'),
     poolMax: reader.int('pool_max'),
+    workers: reader.int('workers'),
     ringVnodes: reader.int('ring_vnodes'),
     rawLogs: reader.bool('raw_logs'),
     retention: {

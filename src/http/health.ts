@@ -8,7 +8,7 @@ import type { Services } from '../services/services.js';
 
 /** Registers /healthz and /readyz. */
 export function registerHealth(app: FastifyInstance, services: Services): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async () => ({ status: 'ok', pid: process.pid }));
   app.get('/readyz', async (_request, reply) => {
     const readiness = await services.health.readiness();
     reply.code(readiness.ready ? 200 : 503);
