@@ -5,7 +5,7 @@
  * gateway ends with every event stored exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { freePort, ingest, onShard, shardsFlag, specNamed, startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
@@ -52,6 +52,10 @@ describe('a gateway process killed mid-stream', () => {
     expect((await ingest(survivor, family, schema, [])).status).toBe(200);
 
     const { child, url } = await spawnGateway();
+    // Killed below; this also covers an assertion failing before that.
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     const acknowledged = new Set<number>();
     let next = 0;
     // Four clients stream batches; the process is killed while they run.

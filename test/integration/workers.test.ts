@@ -40,35 +40,47 @@ describe('--workers', () => {
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const url = `http://127.0.0.1:${port}`;
     const pids = new Set<number>();
-    const deadline = Date.now() + 45_000;
-    while (pids.size < 2) {
-      try {
-        pids.add(await healthPid(port));
-      } catch {
-        // workers still starting
-      }
-      if (Date.now() > deadline) throw new Error(`expected two workers, saw ${[...pids].join(', ')}: ${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(pids.has(child.pid ?? -1)).toBe(false);
-    const family = uniqueFamily('workers');
-    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ingest({ url }, family, { i: 'int' }, [{ i }])));
-    for (const answer of answers) expect(answer.status).toBe(200);
-
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    for (const pid of pids) {
-      let alive = true;
-      for (let i = 0; i < 50 && alive; i++) {
+    try {
+      const deadline = Date.now() + 45_000;
+      while (pids.size < 2) {
         try {
-          process.kill(pid, 0);
-          await new Promise((resolve) => setTimeout(resolve, 100));
+          pids.add(await healthPid(port));
         } catch {
-          alive = false;
+          // workers still starting
+        }
+        if (Date.now() > deadline) throw new Error(`expected two workers, saw ${[...pids].join(', ')}: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(pids.has(child.pid ?? -1)).toBe(false);
+      const family = uniqueFamily('workers');
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ingest({ url }, family, { i: 'int' }, [{ i }])));
+      for (const answer of answers) expect(answer.status).toBe(200);
+
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      for (const pid of pids) {
+        let alive = true;
+        for (let i = 0; i < 50 && alive; i++) {
+          try {
+            process.kill(pid, 0);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          } catch {
+            alive = false;
+          }
+        }
+        expect(alive, `worker ${pid} still running`).toBe(false);
+      }
+    } finally {
+      // Never leave a supervisor or its workers behind when an assertion fails.
+      if (child.exitCode === null) child.kill('SIGKILL');
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
         }
       }
-      expect(alive, `worker ${pid} still running`).toBe(false);
     }
   });
 });
