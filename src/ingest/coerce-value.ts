@@ -136,9 +136,7 @@ function parseIsoInstant(text: string): UtcInstant | undefined {
   checkCalendarDate(year, month, day);
   // Date.UTC maps years 0-99 to 1900-1999; such years are out of range anyway.
   if (year < 100) checkYearRange(year);
-  if (hour > 23 || minute > 59 || second > 59) {
-    throw new ValueCoercionError(`time ${m[4]}:${m[5]}:${m[6] ?? '00'} does not exist (hours 00-23, minutes and seconds 00-59)`);
-  }
+  checkTimeOfDay(hour, minute, second, m[4], m[5], m[6]);
   let offsetMinutes = 0;
   const offset = m[8];
   if (offset !== undefined && offset !== 'Z' && offset !== 'z') {
@@ -166,20 +164,28 @@ const UTC_ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\
  */
 function parseUtcIsoFast(text: string): UtcInstant | undefined {
   const m = UTC_ISO_PATTERN.exec(text);
-  if (!m) return undefined;
+  return m === null ? undefined : utcIsoFields(m);
+}
+
+/** Validated fields of a UTC_ISO_PATTERN match; throws on impossible dates and times. */
+function utcIsoFields(m: RegExpExecArray): UtcInstant {
   const year = Number(m[1]);
   const month = Number(m[2]);
   const day = Number(m[3]);
+  checkCalendarDate(year, month, day);
+  checkYearRange(year);
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = Number(m[6]);
-  checkCalendarDate(year, month, day);
-  checkYearRange(year);
-  if (hour > 23 || minute > 59 || second > 59) {
-    throw new ValueCoercionError(`time ${m[4]}:${m[5]}:${m[6]} does not exist (hours 00-23, minutes and seconds 00-59)`);
-  }
+  checkTimeOfDay(hour, minute, second, m[4], m[5], m[6]);
   const micros = m[7] === undefined ? 0 : Number(m[7].padEnd(6, '0'));
   return { year, month, day, hour, minute, second, micros };
+}
+
+function checkTimeOfDay(hour: number, minute: number, second: number, ...shown: Array<string | undefined>): void {
+  if (hour > 23 || minute > 59 || second > 59) {
+    throw new ValueCoercionError(`time ${shown[0]}:${shown[1]}:${shown[2] ?? '00'} does not exist (hours 00-23, minutes and seconds 00-59)`);
+  }
 }
 
 /**
@@ -304,7 +310,7 @@ function coerceTimestamp(value: unknown): string {
     const fast = UTC_ISO_PATTERN.exec(value);
     if (fast !== null) {
       // Already UTC: validate the fields, then reuse the sender's digits.
-      parseUtcIsoFast(value);
+      utcIsoFields(fast);
       return `${fast[1]}-${fast[2]}-${fast[3]} ${fast[4]}:${fast[5]}:${fast[6]}.${(fast[7] ?? '').padEnd(6, '0')}`;
     }
     const instant = parseIsoInstant(value) ?? parseEpochSeconds(value);
