@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getIntrospectionQuery, parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { createClient, DatabalancerError, type DatabalancerClient } from '../../sdk/index.js';
+import { createClient, type DatabalancerClient } from '../../sdk/index.js';
 import { startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
+import { failure } from './helpers/sdk-failure.js';
 
 const shards = inject('shards');
 let strict: TestGateway;
@@ -31,16 +32,6 @@ afterAll(async () => {
 
 function document(text: string): TypedDocumentNode<Record<string, unknown>, Record<string, unknown>> {
   return parse(text) as TypedDocumentNode<Record<string, unknown>, Record<string, unknown>>;
-}
-
-async function failure(call: Promise<unknown>): Promise<DatabalancerError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatabalancerError);
-    return error as DatabalancerError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('depth limit', () => {

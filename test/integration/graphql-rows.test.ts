@@ -4,8 +4,9 @@
  * attempts that must stay plain values.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createClient, DatabalancerError, type DatabalancerClient, type RowFilter } from '../../sdk/index.js';
+import { createClient, type DatabalancerClient, type RowFilter } from '../../sdk/index.js';
 import { onShard, startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
+import { failure } from './helpers/sdk-failure.js';
 
 const shards = inject('shards');
 let gateway: TestGateway;
@@ -33,16 +34,6 @@ afterAll(async () => {
 async function names(where?: RowFilter, extra: Record<string, unknown> = {}): Promise<string[]> {
   const page = await client.family(family).rows({ where: where ?? null, ...extra });
   return page.rows.map((row) => row['name'] as string);
-}
-
-async function failure(call: Promise<unknown>): Promise<DatabalancerError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatabalancerError);
-    return error as DatabalancerError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('rows filter operators', () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClient, DatabalancerError, type DatabalancerClient } from '../../sdk/index.js';
 import { api, onShard, startGateway, tableExists, uniqueFamily, type TestGateway } from './helpers/gateway.js';
+import { failure } from './helpers/sdk-failure.js';
 
 const shards = inject('shards');
 let gateway: TestGateway;
@@ -18,17 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.close();
 });
-
-/** Awaits a call that must fail and returns its DatabalancerError. */
-async function failure(call: Promise<unknown>): Promise<DatabalancerError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatabalancerError);
-    return error as DatabalancerError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** The GraphQL error must carry REST's code and message for the same input. */
 async function expectSameAsRest(graphql: Promise<unknown>, rest: Promise<{ status: number; body: { error: { code: string; message: string } } }>, code: string): Promise<DatabalancerError> {
