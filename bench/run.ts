@@ -6,6 +6,7 @@
  * figures to bench/results/<timestamp>.json. Stops everything it started, at
  * the end and on Ctrl-C. See bench/README.md.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,8 +16,9 @@ import { startCluster, type Cluster } from '../scripts/lib/mariadb-cluster.js';
 import { HELP, parseBenchArgs, type BenchOptions, type ServerEndpoint } from './lib/args.js';
 import { RssSampler, startGateway, type Gateway } from './lib/gateway.js';
 import { stopAllLoads } from './lib/load.js';
+import { cpuSecondsOf, ownCpuSeconds, processTreeCpuSeconds } from './lib/cpu.js';
 import { quoteId } from './lib/data.js';
-import type { BenchContext, ScenarioResult, ShardTarget } from './lib/context.js';
+import type { BenchContext, CpuReading, ScenarioResult, ShardTarget } from './lib/context.js';
 import { describeMachine, renderTable } from './lib/report.js';
 import { mainThreadProfile, renderProfile, summarizeProfile, type ProfileSummary } from './lib/profile-summary.js';
 import { bulkIngest, graphqlIngest, manyFamilies, rssCheck, seedFloor, smallRequests, wideIngest } from './scenarios/ingest.js';
@@ -125,8 +127,17 @@ async function main(options: BenchOptions): Promise<number> {
       );
       return counts.reduce((a, b) => a + b, 0);
     };
+    // Servers the harness started: their pids, for CPU per operation (unknown for --shards).
+    const serverPids = (cluster?.servers ?? []).map((s) => Number.parseInt(readFileSync(s.pidFile, 'utf8').trim(), 10));
+    const running = gateway;
+    const cpuSeconds = (): CpuReading => ({
+      gateway: processTreeCpuSeconds(running.pid),
+      servers: cpuSecondsOf(serverPids),
+      client: ownCpuSeconds(),
+    });
     const ctx: BenchContext = {
       countStatements,
+      cpuSeconds,
       options,
       gateway,
       sampler: new RssSampler(gateway),

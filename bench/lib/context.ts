@@ -40,6 +40,22 @@ export interface BenchContext {
   results: Map<string, ScenarioResult>;
   /** Sum of the servers' `Questions` status counters (statements received), for statements per request. */
   countStatements(): Promise<number>;
+  /** CPU seconds used so far by the gateway (with its workers), the shard servers (when the harness started them) and this process. */
+  cpuSeconds(): CpuReading;
+}
+
+/** CPU seconds used so far, per party; undefined where /proc or the pids are not available. */
+export interface CpuReading {
+  gateway?: number | undefined;
+  servers?: number | undefined;
+  client: number;
+}
+
+/** CPU milliseconds per successful operation, per party (see CpuReading). */
+export interface CpuPerOp {
+  gateway?: number | undefined;
+  servers?: number | undefined;
+  client: number;
 }
 
 /** Median figures of one side over its measured runs. */
@@ -52,6 +68,8 @@ export interface SideSummary {
   firstError?: string | undefined;
   /** Statements the servers received per successful operation (all shards, catalog included). */
   statementsPerOp?: number | undefined;
+  /** CPU milliseconds each party spent per successful operation during the measured runs. */
+  cpuMsPerOp?: CpuPerOp | undefined;
   runs: LoadResult[];
 }
 
@@ -94,11 +112,33 @@ function headline(result: LoadResult, spec: CompareSpec): number {
   return result.seconds > 0 ? (result.ops * spec.rowsPerOp) / result.seconds : 0;
 }
 
-function summarize(runs: LoadResult[], spec: CompareSpec, statements: number): SideSummary {
+/** What one side accumulates over its measured runs besides the LoadResults. */
+interface SideTotals {
+  statements: number;
+  cpu: CpuReading;
+}
+
+function emptyTotals(): SideTotals {
+  return { statements: 0, cpu: { gateway: 0, servers: 0, client: 0 } };
+}
+
+/** Adds `after - before` of every party to `into`; a party unreadable at either end stays undefined. */
+function addCpu(into: CpuReading, before: CpuReading, after: CpuReading): void {
+  const delta = (a: number | undefined, b: number | undefined, sum: number | undefined): number | undefined =>
+    a === undefined || b === undefined || sum === undefined ? undefined : sum + (b - a);
+  into.gateway = delta(before.gateway, after.gateway, into.gateway);
+  into.servers = delta(before.servers, after.servers, into.servers);
+  into.client += after.client - before.client;
+}
+
+function summarize(runs: LoadResult[], spec: CompareSpec, totals: SideTotals): SideSummary {
   const errors = runs.reduce((sum, r) => sum + r.errors, 0);
   const ops = runs.reduce((sum, r) => sum + r.ops, 0);
+  const perOp = (seconds: number | undefined): number | undefined => (seconds === undefined || ops === 0 ? undefined : (seconds * 1000) / ops);
   return {
-    statementsPerOp: ops > 0 ? statements / ops : undefined,
+    statementsPerOp: ops > 0 ? totals.statements / ops : undefined,
+    cpuMsPerOp:
+      ops > 0 ? { gateway: perOp(totals.cpu.gateway), servers: perOp(totals.cpu.servers), client: perOp(totals.cpu.client) ?? 0 } : undefined,
     value: median(runs.map((r) => headline(r, spec))),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
@@ -111,7 +151,8 @@ function summarize(runs: LoadResult[], spec: CompareSpec, statements: number): S
 /**
  * Warm-up of each side (not measured), then `options.runs` rounds of
  * gateway-run, baseline-run, so slow drift (table growth, other load on the
- * machine) hits both sides alike. Samples the gateway's RSS during its runs.
+ * machine) hits both sides alike. Samples the gateway's RSS during its runs,
+ * and counts statements and CPU time around every measured run.
  */
 export async function compare(
   ctx: BenchContext,
@@ -122,34 +163,29 @@ export async function compare(
   if (spec.baseline !== undefined) await spec.baseline(warmupSeconds);
   const gatewayRuns: LoadResult[] = [];
   const baselineRuns: LoadResult[] = [];
+  const gatewayTotals = emptyTotals();
+  const baselineTotals = emptyTotals();
   let peakRss = 0;
-  let gatewayStatements = 0;
-  let baselineStatements = 0;
   // Reading the counters is itself one statement per server.
-  const counted = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
-    const before = await ctx.countStatements();
-    const result = await work();
-    return [result, (await ctx.countStatements()) - before - ctx.shards.length];
+  const measured = async (side: Side, totals: SideTotals): Promise<LoadResult> => {
+    const statementsBefore = await ctx.countStatements();
+    const cpuBefore = ctx.cpuSeconds();
+    const result = await side(runSeconds);
+    addCpu(totals.cpu, cpuBefore, ctx.cpuSeconds());
+    totals.statements += (await ctx.countStatements()) - statementsBefore - ctx.shards.length;
+    return result;
   };
   for (let i = 0; i < runs; i++) {
     if (spec.gateway !== undefined) {
-      const side = spec.gateway;
       ctx.sampler.start();
-      const [result, statements] = await counted(() => side(runSeconds));
-      gatewayRuns.push(result);
-      gatewayStatements += statements;
+      gatewayRuns.push(await measured(spec.gateway, gatewayTotals));
       peakRss = Math.max(peakRss, ctx.sampler.stop());
     }
-    if (spec.baseline !== undefined) {
-      const side = spec.baseline;
-      const [result, statements] = await counted(() => side(runSeconds));
-      baselineRuns.push(result);
-      baselineStatements += statements;
-    }
+    if (spec.baseline !== undefined) baselineRuns.push(await measured(spec.baseline, baselineTotals));
   }
   return {
-    gateway: spec.gateway !== undefined ? summarize(gatewayRuns, spec, gatewayStatements) : undefined,
-    baseline: spec.baseline !== undefined ? summarize(baselineRuns, spec, baselineStatements) : undefined,
+    gateway: spec.gateway !== undefined ? summarize(gatewayRuns, spec, gatewayTotals) : undefined,
+    baseline: spec.baseline !== undefined ? summarize(baselineRuns, spec, baselineTotals) : undefined,
     peakRss,
   };
 }
@@ -220,6 +256,8 @@ export function resultOf(
   if (gateway?.statementsPerOp !== undefined || baseline?.statementsPerOp !== undefined) {
     allNotes.push(`statements received by the servers per operation: gateway side ${perOp(gateway)}, baseline side ${perOp(baseline)}`);
   }
+  const cpu = cpuNote(gateway?.cpuMsPerOp, baseline?.cpuMsPerOp);
+  if (cpu !== undefined) allNotes.push(cpu);
   if (gateway !== undefined && gateway.errors > 0) allNotes.push(`gateway errors: ${gateway.errors} (first: ${gateway.firstError ?? '?'})`);
   if (baseline !== undefined && baseline.errors > 0) allNotes.push(`baseline errors: ${baseline.errors} (first: ${baseline.firstError ?? '?'})`);
   return {
@@ -231,4 +269,19 @@ export function resultOf(
     met: ratio === undefined ? undefined : met(ratio, gateway, baseline),
     notes: allNotes,
   };
+}
+
+/**
+ * "CPU ms per operation: gateway side: gateway 9.1, servers 12.0, client 0.4;
+ * baseline side: servers 11.8, client 0.1", or undefined when nothing was read.
+ */
+export function cpuNote(gateway: CpuPerOp | undefined, baseline: CpuPerOp | undefined): string | undefined {
+  const part = (label: string, value: number | undefined): string | undefined => (value === undefined ? undefined : `${label} ${value.toFixed(2)}`);
+  const side = (label: string, cpu: CpuPerOp | undefined, withGateway: boolean): string | undefined => {
+    if (cpu === undefined) return undefined;
+    const parts = [withGateway ? part('gateway', cpu.gateway) : undefined, part('servers', cpu.servers), part('load client', cpu.client)];
+    return `${label}: ${parts.filter((p) => p !== undefined).join(', ')}`;
+  };
+  const sides = [side('gateway side', gateway, true), side('baseline side', baseline, false)].filter((s) => s !== undefined);
+  return sides.length === 0 ? undefined : `CPU ms per operation: ${sides.join('; ')}`;
 }

@@ -1,0 +1,65 @@
+/**
+ * CPU time of processes from /proc (Linux), so the report can say where a
+ * scenario's CPU went: the gateway, the database servers, the load client.
+ * On a small machine these share the cores, so CPU per operation explains a
+ * ratio better than throughput alone. Readers return undefined without /proc.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every Linux build node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** Parent pid and user+system CPU seconds of `pid`, or undefined when it is gone. */
+function readStat(pid: number): { ppid: number; seconds: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces: fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the name: state(3) ppid(4) ... utime(14) stime(15), so index = field - 3.
+    const ppid = Number(fields[1]);
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? { ppid, seconds: ticks / TICKS_PER_SECOND } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by `pid` and its live direct
+ * children (the workers of `--workers=N`), or undefined when /proc is missing.
+ */
+export function processTreeCpuSeconds(pid: number): number | undefined {
+  const own = readStat(pid);
+  if (own === undefined) return undefined;
+  let total = own.seconds;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return total;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = readStat(Number(entry));
+    if (child !== undefined && child.ppid === pid) total += child.seconds;
+  }
+  return total;
+}
+
+/** CPU seconds used so far by each of `pids`, summed; undefined when any is unreadable or the list is empty. */
+export function cpuSecondsOf(pids: readonly number[]): number | undefined {
+  if (pids.length === 0) return undefined;
+  let total = 0;
+  for (const pid of pids) {
+    const stat = readStat(pid);
+    if (stat === undefined) return undefined;
+    total += stat.seconds;
+  }
+  return total;
+}
+
+/** CPU seconds (user + system) used so far by this process: the load client. */
+export function ownCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
