@@ -465,6 +465,25 @@ export function coerceEvents(
   logs: unknown,
   opts: CoerceEventsOptions = {},
 ): CoercedEvents {
+  const rows = mapEvents(fields, logs, coerceValue, (cells) => cells.slice(), opts);
+  return { columns: fields.map((f) => f.name), rows };
+}
+
+/**
+ * The engine of {@link coerceEvents}, for callers that want each value in
+ * another form than a SqlValue (the ingest path wants SQL literal text).
+ * `convert` turns one value (null/undefined included) into a cell and throws
+ * ValueCoercionError when it does not fit; `finish` turns one event's cells,
+ * in schema order, into a row. The `cells` array is reused between events, so
+ * `finish` must copy what it keeps. Same checks and errors as coerceEvents.
+ */
+export function mapEvents<Cell, Row>(
+  fields: readonly DeclaredField[],
+  logs: unknown,
+  convert: (type: DeclaredType, value: unknown) => Cell,
+  finish: (cells: Cell[], event: Record<string, unknown>) => Row,
+  opts: CoerceEventsOptions = {},
+): Row[] {
   const previewChars = opts.valuePreviewChars ?? 100;
   if (!Array.isArray(logs)) {
     const received = logs === null ? 'null' : typeof logs;
@@ -472,10 +491,11 @@ export function coerceEvents(
       received,
     });
   }
-  const columns = fields.map((f) => f.name);
-  const declared = new Set(columns);
-  const rows: SqlValue[][] = [];
-  logs.forEach((event: unknown, index: number) => {
+  const declared = new Set(fields.map((f) => f.name));
+  const rows: Row[] = new Array<Row>(logs.length);
+  const cells: Cell[] = new Array<Cell>(fields.length);
+  for (let index = 0; index < logs.length; index++) {
+    const event: unknown = logs[index];
     if (!isPlainObject(event)) {
       const received = event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event;
       throw new AppError(
@@ -484,8 +504,8 @@ export function coerceEvents(
         { index },
       );
     }
-    for (const key of Object.keys(event)) {
-      if (!declared.has(key)) {
+    for (const key in event) {
+      if (!declared.has(key) && Object.hasOwn(event, key)) {
         const field = String(previewValue(key, previewChars));
         throw new AppError(
           'UNDECLARED_FIELD',
@@ -494,11 +514,11 @@ export function coerceEvents(
         );
       }
     }
-    const row: SqlValue[] = [];
-    for (const { name, type } of fields) {
-      const value = Object.prototype.hasOwnProperty.call(event, name) ? event[name] : undefined;
+    for (let j = 0; j < fields.length; j++) {
+      const { name, type } = fields[j] as DeclaredField;
+      const value = Object.hasOwn(event, name) ? event[name] : undefined;
       try {
-        row.push(coerceValue(type, value));
+        cells[j] = convert(type, value);
       } catch (error) {
         if (!(error instanceof ValueCoercionError)) throw error;
         const shown = previewValue(value, previewChars);
@@ -509,7 +529,7 @@ export function coerceEvents(
         );
       }
     }
-    rows.push(row);
-  });
-  return { columns, rows };
+    rows[index] = finish(cells, event);
+  }
+  return rows;
 }

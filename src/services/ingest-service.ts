@@ -12,8 +12,9 @@ import type { Logger } from '../logging/logger.js';
 import { badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
 import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
-import { parseDeclaredSchema } from '../ingest/declared-schema.js';
-import { coerceEvents } from '../ingest/coerce-value.js';
+import { parseDeclaredSchema, type DeclaredField } from '../ingest/declared-schema.js';
+import { eventTuples } from '../ingest/event-literals.js';
+import { quoteString } from '../ingest/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
 import { describeColumns, type ColumnDescription } from './columns.js';
@@ -36,6 +37,19 @@ export interface IngestResult {
   columns: ColumnDescription[];
   /** True when this answer replays an earlier request with the same Idempotency-Key. */
   replayed: boolean;
+}
+
+/** A request validated and turned into SQL by {@link IngestService.prepare}; holds nothing of the parsed events. */
+export interface PreparedIngest {
+  family: string;
+  fields: DeclaredField[];
+  /** Events in the request. */
+  count: number;
+  /** Ingestion time of every row, `YYYY-MM-DD HH:MM:SS.ffffff` UTC. */
+  now: string;
+  idempotencyKey: string | undefined;
+  /** INSERT statements of the typed rows, then of their raw_logs copies. */
+  statements: string[];
 }
 
 /** Settings of the ingest service. */
@@ -68,22 +82,66 @@ export class IngestService {
   }
 
   /**
-   * Ingests one request. Throws INVALID_FAMILY_NAME, INVALID_SCHEMA,
-   * INVALID_FIELD_NAME, UNDECLARED_FIELD, INVALID_VALUE, TOO_MANY_COLUMNS,
-   * BAD_USER_INPUT (400), SCHEMA_CONFLICT (409), SHARD_UNAVAILABLE (503).
+   * Ingests one request: {@link prepare}, then {@link write}. Rejects with
+   * INVALID_FAMILY_NAME, INVALID_SCHEMA, INVALID_FIELD_NAME, UNDECLARED_FIELD,
+   * INVALID_VALUE, TOO_MANY_COLUMNS, BAD_USER_INPUT (400), SCHEMA_CONFLICT
+   * (409), SHARD_UNAVAILABLE (503).
    */
-  async ingest(request: IngestRequest): Promise<IngestResult> {
-    const { manager, logger } = this.options;
+  ingest(request: IngestRequest): Promise<IngestResult> {
+    // Not async: nothing here keeps `request` (and its events) alive while the write waits.
+    let prepared: PreparedIngest;
+    try {
+      prepared = this.prepare(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.write(prepared);
+  }
+
+  /**
+   * Validates a whole request and writes its rows and raw_logs copies as SQL
+   * text, synchronously and before anything touches a database. The result
+   * holds no reference to the parsed events, so a caller can drop them while
+   * the write waits on the server (1000 wide events are megabytes that every
+   * garbage collection in the meantime would otherwise copy).
+   * Throws the 400s of {@link ingest}.
+   */
+  prepare(request: IngestRequest): PreparedIngest {
     const family = validateFamilyName(request.family);
     const fields = parseDeclaredSchema(request.schema, { maxColumns: this.options.maxColumns });
-    const { columns, rows } = coerceEvents(fields, request.logs);
-    const events = request.logs as Array<Record<string, unknown>>;
-    const key = validateIdempotencyKey(request.idempotencyKey);
-    this.logSeedLines(family, fields, events);
+    const now = toSqlDateTime(this.options.clock());
+    const nowLiteral = quoteString(now);
+    const tuples = eventTuples(fields, request.logs, {
+      suffix: [nowLiteral],
+      rawSuffix: this.options.rawLogs ? [quoteString(family), nowLiteral] : undefined,
+    });
+    const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);
+    this.logSeedLines(family, fields, request.logs as Array<Record<string, unknown>>);
+    return {
+      family,
+      fields,
+      count: tuples.typed.length,
+      now,
+      idempotencyKey,
+      statements: [
+        ...buildInsertStatements(family, [...fields.map((f) => f.name), INGESTED_AT_COLUMN], tuples.typed),
+        ...buildInsertStatements(RAW_LOGS_TABLE, ['log', 'family', INGESTED_AT_COLUMN], tuples.raw),
+      ],
+    };
+  }
 
-    const info = await manager.prepareIngest(family, fields);
+  /**
+   * Makes the family's table ready and writes a prepared request in one
+   * transaction on its shard; with an idempotency key, answers a retry as the
+   * first request was answered instead. Rejects with SCHEMA_CONFLICT (409),
+   * SHARD_UNAVAILABLE (503).
+   */
+  async write(prepared: PreparedIngest): Promise<IngestResult> {
+    const { manager, logger } = this.options;
+    const { family, idempotencyKey: key, now } = prepared;
+    const info = await manager.prepareIngest(family, prepared.fields);
     const described = describeColumns(info.fields);
-    const stored: StoredResponse = { family, ingested: rows.length, shard: info.shard };
+    const stored: StoredResponse = { family, ingested: prepared.count, shard: info.shard };
 
     const outcome = await manager.withShard(info.shard, family, async (pool) => {
       if (key !== undefined) {
@@ -99,24 +157,13 @@ export class IngestService {
           toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
         ]);
       }
-      const now = toSqlDateTime(this.options.clock());
-      const statements: string[] = [];
-      if (key !== undefined) {
-        statements.push(
-          `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
-        );
-      }
-      statements.push(...buildInsertStatements(family, [...columns, INGESTED_AT_COLUMN], rows, [now]));
-      if (this.options.rawLogs) {
-        statements.push(
-          ...buildInsertStatements(
-            RAW_LOGS_TABLE,
-            ['log', 'family', INGESTED_AT_COLUMN],
-            events.map((event) => [JSON.stringify(event)]),
-            [family, now],
-          ),
-        );
-      }
+      const statements =
+        key === undefined
+          ? prepared.statements
+          : [
+              `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
+              ...prepared.statements,
+            ];
       try {
         await writeInTransaction(pool.ingest, statements);
       } catch (error) {
@@ -134,7 +181,7 @@ export class IngestService {
       logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
       return { ...outcome.replayed, columns: described, replayed: true };
     }
-    this.options.onIngested?.(family, info.shard, rows.length);
+    this.options.onIngested?.(family, info.shard, prepared.count);
     return { ...stored, columns: described, replayed: false };
   }
 

@@ -18,13 +18,16 @@ export function registerLogRoutes(app: FastifyInstance, services: Services): voi
   app.put<{ Body: IngestBody | undefined }>('/api/log', async (request) => {
     const body = requireObject(request.body);
     const header = request.headers['idempotency-key'];
-    const result = await services.ingest.ingest({
+    const prepared = services.ingest.prepare({
       family: body.family,
       schema: body.schema,
       logs: body.logs,
       idempotencyKey: Array.isArray(header) ? header[0] : header,
     });
-    return result;
+    // The events are SQL text now: let the parsed body go before waiting on
+    // the database, so garbage collections during the write do not copy it.
+    request.body = undefined;
+    return services.ingest.write(prepared);
   });
 
   app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request) => {

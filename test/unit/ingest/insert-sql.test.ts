@@ -2,23 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { buildInsertStatements } from '../../../src/ingest/insert-sql.js';
 
 describe('buildInsertStatements', () => {
-  it('escapes values, quotes identifiers and appends the suffix to every row', () => {
-    expect(buildInsertStatements('t', ['a?', 'b`c', 'at'], [[1, "it's"], [null, 'x\\y']], ['2024-01-01 00:00:00.000000'])).toEqual([
-      "INSERT INTO `t` (`a?`, `b``c`, `at`) VALUES (1,'it\\'s','2024-01-01 00:00:00.000000'),(NULL,'x\\\\y','2024-01-01 00:00:00.000000')",
+  it('quotes identifiers and joins the row tuples', () => {
+    expect(buildInsertStatements('t', ['a?', 'b`c', 'at'], ["(1,'it\\'s','z')", "(NULL,'x','z')"])).toEqual([
+      "INSERT INTO `t` (`a?`, `b``c`, `at`) VALUES (1,'it\\'s','z'),(NULL,'x','z')",
     ]);
   });
 
-  it('handles rows with no declared fields (only the suffix)', () => {
-    expect(buildInsertStatements('t', ['at'], [[], []], ['z'])).toEqual(["INSERT INTO `t` (`at`) VALUES ('z'),('z')"]);
+  it('splits into several statements past the byte budget and keeps every row in order', () => {
+    const tuples = Array.from({ length: 100 }, (_, i) => `('row-${i}')`);
+    const statements = buildInsertStatements('t', ['a'], tuples, 200);
+    expect(statements.length).toBeGreaterThan(5);
+    for (const s of statements) expect(s.length).toBeLessThanOrEqual(200);
+    const all = statements.flatMap((s) => [...s.matchAll(/'row-(\d+)'/g)].map((m) => Number(m[1])));
+    expect(all).toEqual(tuples.map((_, i) => i));
   });
 
-  it('splits into several statements past the byte budget and keeps every row', () => {
-    const rows = Array.from({ length: 100 }, (_, i) => [`row-${i}`]);
-    const statements = buildInsertStatements('t', ['a'], rows, [], 200);
-    expect(statements.length).toBeGreaterThan(5);
-    for (const s of statements) expect(s.length).toBeLessThanOrEqual(200 + 20);
-    const all = statements.flatMap((s) => [...s.matchAll(/'row-(\d+)'/g)].map((m) => Number(m[1])));
-    expect(all).toEqual(rows.map((_, i) => i));
+  it('puts a row longer than the budget in a statement of its own', () => {
+    const statements = buildInsertStatements('t', ['a'], ["('a')", `('${'x'.repeat(300)}')`, "('b')"], 100);
+    expect(statements).toHaveLength(3);
+    expect(statements[1]).toContain('x'.repeat(300));
   });
 
   it('returns no statement for no rows', () => {
