@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: 405,
   /** A re-declaration differs from the stored schema. */
   SCHEMA_CONFLICT: 409,
-  /** The request body exceeds the configured limit. */
+  /** The request body exceeds the configured limit, or one event's row exceeds a shard's max_allowed_packet. */
   PAYLOAD_TOO_LARGE: 413,
   /** The request body is not JSON. */
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -85,7 +85,8 @@ export function isNoSuchTableError(error: unknown): boolean {
 /**
  * Maps any error thrown while talking to a shard to an AppError.
  * AppErrors pass through; connection failures become SHARD_UNAVAILABLE (503),
- * statement timeouts QUERY_TIMEOUT (504), server errors on a user's query
+ * statement timeouts QUERY_TIMEOUT (504), a statement larger than the
+ * server's max_allowed_packet PAYLOAD_TOO_LARGE (413), server errors on a user's query
  * QUERY_FAILED (400, with the server's own message), anything else INTERNAL_SERVER_ERROR.
  */
 export function translateMysqlError(error: unknown, context: MysqlErrorContext): AppError {
@@ -105,6 +106,14 @@ export function translateMysqlError(error: unknown, context: MysqlErrorContext):
       'SHARD_UNAVAILABLE',
       `shard "${context.shard}" is saturated: no connection came free in time; retry, or raise --pool_max if it persists`,
       { ...details, reason: 'pool_timeout' },
+      error,
+    );
+  }
+  if (e.code === 'ER_NET_PACKET_TOO_LARGE' || e.errno === 1153) {
+    return new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `one event is too large for shard "${context.shard}": its row is more than the server's max_allowed_packet; shrink the event, or raise max_allowed_packet on the server`,
+      details,
       error,
     );
   }

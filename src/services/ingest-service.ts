@@ -6,10 +6,10 @@
  */
 import type { Knex } from 'knex';
 import { escape } from 'mysql2';
-import { buildInsertStatements } from '../ingest/insert-sql.js';
+import { buildInsertStatements, transactionRoundTrips } from '../ingest/insert-sql.js';
 import { execute, withConnection } from '../query/run-query.js';
 import type { Logger } from '../logging/logger.js';
-import { badInput } from '../errors/app-error.js';
+import { AppError, badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
 import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
 import { parseDeclaredSchema, type DeclaredField } from '../ingest/declared-schema.js';
@@ -165,7 +165,7 @@ export class IngestService {
               ...prepared.statements,
             ];
       try {
-        await writeInTransaction(pool.ingest, statements);
+        await writeInTransaction(pool.ingest, statements, (await pool.ready()).maxAllowedPacket);
       } catch (error) {
         // Another request with the same key committed first: answer as it did.
         if (key !== undefined && isDuplicateKeyError(error)) {
@@ -221,17 +221,42 @@ function validateIdempotencyKey(key: string | undefined): string | undefined {
   return key;
 }
 
+/** Room left in a packet for the protocol's own bytes (command byte and headers). */
+const PACKET_SLACK_BYTES = 1024;
+
 /**
- * Runs `statements` as one transaction in a single round trip on a
- * multi-statement connection of `knex`. The server stops at the first failing
- * statement, before COMMIT, so on any error the transaction is rolled back
- * and nothing of it stays.
+ * Runs `statements` as one transaction on a multi-statement connection of
+ * `knex`, in a single round trip unless the text is larger than one packet of
+ * `maxPacketBytes` (the server's max_allowed_packet) can carry; then in
+ * several, split between statements (transactionRoundTrips). The server stops
+ * at the first failing statement, before COMMIT, so on any error the
+ * transaction is rolled back and nothing of it stays.
+ * @throws AppError PAYLOAD_TOO_LARGE, before sending anything, when one
+ *   statement alone (one huge row) is larger than a packet.
  */
-export async function writeInTransaction(knex: Knex, statements: readonly string[]): Promise<void> {
-  if (statements.length === 0) return;
+export async function writeInTransaction(
+  knex: Knex,
+  statements: readonly string[],
+  maxPacketBytes = 16 * 1024 * 1024,
+): Promise<void> {
+  const packetBytes = maxPacketBytes - PACKET_SLACK_BYTES;
+  // A character is at most 3 UTF-8 bytes: texts this short always fit.
+  const safeChars = Math.floor(packetBytes / 3);
+  const roundTrips = transactionRoundTrips(statements, safeChars);
+  for (const text of roundTrips) {
+    const bytes = text.length > safeChars ? Buffer.byteLength(text, 'utf8') : 0;
+    if (bytes > packetBytes) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `an event in this request is too large for the shard: the INSERT holding it is ${bytes} bytes, more than the server's max_allowed_packet (${maxPacketBytes} bytes); shrink the event, or raise max_allowed_packet on the server`,
+        { statementBytes: bytes, maxAllowedPacket: maxPacketBytes },
+      );
+    }
+  }
+  if (roundTrips.length === 0) return;
   await withConnection(knex, async (connection) => {
     try {
-      await execute(connection, `START TRANSACTION;\n${statements.join(';\n')};\nCOMMIT`);
+      for (const text of roundTrips) await execute(connection, text);
     } catch (error) {
       await execute(connection, 'ROLLBACK').catch(() => undefined);
       throw error;

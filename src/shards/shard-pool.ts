@@ -40,7 +40,12 @@ export interface ShardPoolOptions {
 export interface ServerInfo {
   flavor: ServerFlavor;
   version: string;
+  /** The server's max_allowed_packet at bootstrap, bytes: the largest text one round trip may send. */
+  maxAllowedPacket: number;
 }
+
+/** max_allowed_packet of MariaDB 10.2+ (MySQL 8 has 64 MiB), assumed when the server does not say. */
+const DEFAULT_MAX_ALLOWED_PACKET = 16 * 1024 * 1024;
 
 /** Minimal callback-style connection as handed to knex's afterCreate hook. */
 interface RawConnection {
@@ -210,8 +215,10 @@ export class ShardPool {
       connectTimeout: 5000,
     });
     try {
-      const [rows] = await connection.query('SELECT VERSION() AS v');
-      const version = String((rows as Array<{ v: string }>)[0]?.v ?? '');
+      const [rows] = await connection.query('SELECT VERSION() AS v, @@global.max_allowed_packet AS p');
+      const row = (rows as Array<{ v: string; p: number | string }>)[0];
+      const version = String(row?.v ?? '');
+      const maxAllowedPacket = Number(row?.p ?? DEFAULT_MAX_ALLOWED_PACKET) || DEFAULT_MAX_ALLOWED_PACKET;
       const flavor = flavorOfVersion(version);
       await connection.query(
         `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.config.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
@@ -219,7 +226,7 @@ export class ShardPool {
       await connection.query(`USE ${quoteIdentifier(this.config.database)}`);
       if (this.shardTables) await this.createShardTables(connection);
       this.logger.info({ version, flavor }, `Connected to MySQL as ${this.config.user} at ${this.address}`);
-      return { flavor, version };
+      return { flavor, version, maxAllowedPacket };
     } finally {
       await connection.end().catch(() => undefined);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildInsertStatements } from '../../../src/ingest/insert-sql.js';
+import { buildInsertStatements, transactionRoundTrips } from '../../../src/ingest/insert-sql.js';
 
 describe('buildInsertStatements', () => {
   it('quotes identifiers and joins the row tuples', () => {
@@ -25,5 +25,21 @@ describe('buildInsertStatements', () => {
 
   it('returns no statement for no rows', () => {
     expect(buildInsertStatements('t', ['a'], [])).toEqual([]);
+  });
+});
+
+describe('transactionRoundTrips', () => {
+  it('sends a transaction in one round trip when it fits', () => {
+    expect(transactionRoundTrips(['A', 'B'], 1000)).toEqual(['START TRANSACTION;\nA;\nB;\nCOMMIT']);
+    expect(transactionRoundTrips([], 1000)).toEqual([]);
+  });
+
+  it('splits between statements past the budget: the first text opens the transaction, the last commits', () => {
+    expect(transactionRoundTrips(['AAAA', 'BBBB', 'CC'], 6)).toEqual(['START TRANSACTION;\nAAAA', 'BBBB', 'CC;\nCOMMIT']);
+    expect(transactionRoundTrips(['A', 'B', 'CCCCCCCCCC', 'D'], 6)).toEqual(['START TRANSACTION;\nA;\nB', 'CCCCCCCCCC', 'D;\nCOMMIT']);
+    const statements = Array.from({ length: 50 }, (_, i) => `S${i}`.padEnd(30, '.'));
+    const texts = transactionRoundTrips(statements, 100);
+    expect(texts.length).toBeGreaterThan(10);
+    expect(texts.join(';\n')).toBe(['START TRANSACTION', ...statements, 'COMMIT'].join(';\n'));
   });
 });
