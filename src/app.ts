@@ -28,6 +28,13 @@ import { registerHealth } from './http/health.js';
 import { registerGraphql } from './http/graphql/apollo.js';
 import { createMetrics, registerMetrics, type Metrics } from './http/metrics.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body as text, once parsed as JSON (see the content-type parser in createApp). */
+    bodyText: string | undefined;
+  }
+}
+
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 /** Things tests and tools may inject instead of the real ones. */
@@ -112,14 +119,19 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   // The seed's Go service decoded every body as JSON whatever its
   // Content-Type; keep that, so `curl -d` without -H works.
   server.removeAllContentTypeParsers();
-  server.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  // The body's text stays on the request next to the parsed body: ingest
+  // takes each event's raw_logs copy from it (ingest/event-spans.ts).
+  server.decorateRequest('bodyText', undefined);
+  server.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
       return;
     }
     try {
-      done(null, JSON.parse(text) as unknown);
+      const parsed = JSON.parse(text) as unknown;
+      request.bodyText = text;
+      done(null, parsed);
     } catch (error) {
       done(new AppError('INVALID_JSON', `the request body is not valid JSON (${(error as Error).message}); send a JSON object`), undefined);
     }

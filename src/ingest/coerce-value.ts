@@ -38,7 +38,6 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT_PATTERN = /^-?(0|[1-9]\d*)$/;
 /** A JSON number: what a canonical decimal string looks like. */
 const DECIMAL_PATTERN = /^(-?)(0|[1-9]\d*)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
-const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
 
@@ -117,12 +116,9 @@ function fromEpochMillis(ms: number, micros: number): UtcInstant {
 function parseIsoInstant(text: string): UtcInstant | undefined {
   const fast = parseUtcIsoFast(text);
   if (fast !== undefined) return fast;
-  const dateOnly = DATE_PATTERN.exec(text);
-  if (dateOnly) {
-    const [year, month, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])];
-    checkCalendarDate(year, month, day);
-    checkYearRange(year);
-    return { year, month, day, hour: 0, minute: 0, second: 0, micros: 0 };
+  const date = text.length === 10 && hasDateSeparators(text) ? calendarDateAt(text) : undefined;
+  if (date !== undefined) {
+    return { year: date.year, month: date.month, day: date.day, hour: 0, minute: 0, second: 0, micros: 0 };
   }
   const m = DATETIME_PATTERN.exec(text);
   if (!m) return undefined;
@@ -154,32 +150,63 @@ function parseIsoInstant(text: string): UtcInstant | undefined {
   return instant;
 }
 
-/** The form most shippers send: `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`. */
-const UTC_ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
-
 /**
- * Fast path of parseIsoInstant for UTC text: the fields are already UTC, so
- * no Date arithmetic is needed. Undefined when the text has another shape
- * (the general parser then decides); throws on impossible dates and times.
+ * Value of the `count` ASCII digits of `text` from `start` (the caller checks
+ * that they are inside the text), or -1 when one of them is not a digit.
  */
-function parseUtcIsoFast(text: string): UtcInstant | undefined {
-  const m = UTC_ISO_PATTERN.exec(text);
-  return m === null ? undefined : utcIsoFields(m);
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
-/** Validated fields of a UTC_ISO_PATTERN match; throws on impossible dates and times. */
-function utcIsoFields(m: RegExpExecArray): UtcInstant {
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
+/** Validated `YYYY-MM-DD` at the start of `text` (separators checked by the caller), or undefined; throws on impossible dates. */
+function calendarDateAt(text: string): { year: number; month: number; day: number } | undefined {
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  if (year < 0 || month < 0 || day < 0) return undefined;
   checkCalendarDate(year, month, day);
   checkYearRange(year);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  checkTimeOfDay(hour, minute, second, m[4], m[5], m[6]);
-  const micros = m[7] === undefined ? 0 : Number(m[7].padEnd(6, '0'));
-  return { year, month, day, hour, minute, second, micros };
+  return { year, month, day };
+}
+
+/** True when `text` has `-` at 4 and 7, so that `YYYY-MM-DD` may start it. */
+function hasDateSeparators(text: string): boolean {
+  return text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45;
+}
+
+/**
+ * Fast path of parseIsoInstant for the form most shippers send,
+ * `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`: the fields are already UTC, so no Date
+ * arithmetic is needed, and the text is scanned by hand instead of by a
+ * regular expression. Undefined when the text has another shape (the general
+ * parser then decides); throws on impossible dates and times.
+ */
+function parseUtcIsoFast(text: string): UtcInstant | undefined {
+  const length = text.length;
+  if (length !== 20 && (length < 22 || length > 27)) return undefined;
+  if (text.charCodeAt(length - 1) !== 90 /* Z */ || !hasDateSeparators(text) || text.charCodeAt(10) !== 84 /* T */) return undefined;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 /* : */) return undefined;
+  let micros = 0;
+  if (length > 20) {
+    if (text.charCodeAt(19) !== 46 /* . */) return undefined;
+    const fraction = digitsAt(text, 20, length - 21);
+    if (fraction < 0) return undefined;
+    micros = fraction * 10 ** (27 - length);
+  }
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (hour < 0 || minute < 0 || second < 0) return undefined;
+  const date = calendarDateAt(text);
+  if (date === undefined) return undefined;
+  checkTimeOfDay(hour, minute, second, text.slice(11, 13), text.slice(14, 16), text.slice(17, 19));
+  return { year: date.year, month: date.month, day: date.day, hour, minute, second, micros };
 }
 
 function checkTimeOfDay(hour: number, minute: number, second: number, ...shown: Array<string | undefined>): void {
@@ -307,11 +334,9 @@ function coerceTimestamp(value: unknown): string {
     return formatDateTime(instant);
   }
   if (typeof value === 'string') {
-    const fast = UTC_ISO_PATTERN.exec(value);
-    if (fast !== null) {
-      // Already UTC: validate the fields, then reuse the sender's digits.
-      utcIsoFields(fast);
-      return `${fast[1]}-${fast[2]}-${fast[3]} ${fast[4]}:${fast[5]}:${fast[6]}.${(fast[7] ?? '').padEnd(6, '0')}`;
+    if (parseUtcIsoFast(value) !== undefined) {
+      // Already UTC and valid: reuse the sender's digits.
+      return `${value.slice(0, 10)} ${value.slice(11, 19)}.${value.length === 20 ? '000000' : value.slice(20, -1).padEnd(6, '0')}`;
     }
     const instant = parseIsoInstant(value) ?? parseEpochSeconds(value);
     if (instant === undefined) throw new ValueCoercionError(TIMESTAMP_HINT);
@@ -322,6 +347,8 @@ function coerceTimestamp(value: unknown): string {
 
 function coerceDate(value: unknown): string {
   if (typeof value === 'string') {
+    // `YYYY-MM-DD` is stored as sent once it names a real date.
+    if (value.length === 10 && hasDateSeparators(value) && calendarDateAt(value) !== undefined) return value;
     const instant = parseIsoInstant(value);
     if (instant !== undefined) return formatDate(instant);
   }
@@ -481,7 +508,7 @@ export function mapEvents<Cell, Row>(
   fields: readonly DeclaredField[],
   logs: unknown,
   convert: (type: DeclaredType, value: unknown) => Cell,
-  finish: (cells: Cell[], event: Record<string, unknown>) => Row,
+  finish: (cells: Cell[], event: Record<string, unknown>, index: number) => Row,
   opts: CoerceEventsOptions = {},
 ): Row[] {
   const previewChars = opts.valuePreviewChars ?? 100;
@@ -492,6 +519,9 @@ export function mapEvents<Cell, Row>(
     });
   }
   const declared = new Set(fields.map((f) => f.name));
+  // Only a name that Object.prototype also has ("toString", "__proto__", ...)
+  // can read an inherited value from a plain object: check those for own-ness.
+  const inheritable = fields.map((f) => f.name in Object.prototype);
   const rows: Row[] = new Array<Row>(logs.length);
   const cells: Cell[] = new Array<Cell>(fields.length);
   for (let index = 0; index < logs.length; index++) {
@@ -516,7 +546,7 @@ export function mapEvents<Cell, Row>(
     }
     for (let j = 0; j < fields.length; j++) {
       const { name, type } = fields[j] as DeclaredField;
-      const value = Object.hasOwn(event, name) ? event[name] : undefined;
+      const value = inheritable[j] === true && !Object.hasOwn(event, name) ? undefined : event[name];
       try {
         cells[j] = convert(type, value);
       } catch (error) {
@@ -529,7 +559,7 @@ export function mapEvents<Cell, Row>(
         );
       }
     }
-    rows[index] = finish(cells, event);
+    rows[index] = finish(cells, event, index);
   }
   return rows;
 }

@@ -8,6 +8,7 @@
  */
 import { coerceValue, mapEvents, type CoerceEventsOptions } from './coerce-value.js';
 import type { DeclaredField } from './declared-schema.js';
+import { eventSpans } from './event-spans.js';
 import { quoteString, sqlLiteral } from './sql-literal.js';
 import type { DeclaredType } from './type-mapping.js';
 
@@ -59,6 +60,12 @@ export interface EventTuplesOptions extends CoerceEventsOptions {
   suffix?: readonly string[];
   /** Also build each event's raw_logs tuple: `(<event as JSON>,<rawSuffix...>)`. */
   rawSuffix?: readonly string[] | undefined;
+  /**
+   * The JSON text the events were parsed from (the REST body): the raw_logs
+   * copy is then each event's own text from it (eventSpans), else the event
+   * serialised again.
+   */
+  sourceText?: string | undefined;
 }
 
 /** Result of {@link eventTuples}. */
@@ -84,12 +91,18 @@ export function eventTuples(fields: readonly DeclaredField[], logs: unknown, opt
   const rawTail = `${(opts.rawSuffix ?? []).map((s) => `,${s}`).join('')})`;
   const raw: string[] = [];
   const wantRaw = opts.rawSuffix !== undefined;
+  const text = opts.sourceText;
+  let spans = wantRaw && text !== undefined ? eventSpans(text) : undefined;
+  if (spans !== undefined && (!Array.isArray(logs) || spans.length !== 2 * logs.length)) spans = undefined;
   const typed = mapEvents(
     fields,
     logs,
     coerceToLiteral,
-    (cells, event) => {
-      if (wantRaw) raw.push(`(${quoteString(JSON.stringify(event))}${rawTail}`);
+    (cells, event, index) => {
+      if (wantRaw) {
+        const json = spans === undefined ? JSON.stringify(event) : (text as string).slice(spans[2 * index], spans[2 * index + 1]);
+        raw.push(`(${quoteString(json)}${rawTail}`);
+      }
       return cells.length === 0 ? emptyTuple : `(${cells.join(',')}${typedTail}`;
     },
     opts,

@@ -15,33 +15,57 @@ import { quoteIdentifier } from './identifiers.js';
 export const MAX_STATEMENT_CHARS = 1024 * 1024;
 
 /**
+ * One SQL statement as the pieces whose concatenation is its text, and that
+ * text's length. Statements stay in pieces until the text of a whole round
+ * trip is joined once (transactionRoundTrips): each intermediate join of
+ * megabytes of row text would be one more copy, and one more large string
+ * that only a full garbage collection frees.
+ */
+export interface StatementParts {
+  parts: string[];
+  chars: number;
+}
+
+/** A statement given as text, in the form transactionRoundTrips takes. */
+export function statementOf(sql: string): StatementParts {
+  return { parts: [sql], chars: sql.length };
+}
+
+/** The text of a statement. */
+export function statementText(statement: StatementParts): string {
+  return statement.parts.join('');
+}
+
+/**
  * INSERT statements writing `tuples` (each `(v1,v2,...)`, one per row, in
  * the order of `columns`) into `table`. Rows are split over several
  * statements when the text grows past `maxChars`.
- * Example: ('t', ['a', 'at'], ["(1,'x')", "(NULL,'y')"]) ->
- *   ["INSERT INTO `t` (`a`, `at`) VALUES (1,'x'),(NULL,'y')"]
+ * Example: ('t', ['a', 'at'], ["(1,'x')", "(NULL,'y')"]) -> one statement whose
+ *   text is "INSERT INTO `t` (`a`, `at`) VALUES (1,'x'),(NULL,'y')"
  */
 export function buildInsertStatements(
   table: string,
   columns: readonly string[],
   tuples: readonly string[],
   maxChars = MAX_STATEMENT_CHARS,
-): string[] {
+): StatementParts[] {
   if (tuples.length === 0) return [];
   const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES `;
-  const statements: string[] = [];
-  let from = 0;
-  let chars = head.length;
-  for (let i = 0; i < tuples.length; i++) {
-    const length = (tuples[i] as string).length + 1;
-    if (i > from && chars + length > maxChars) {
-      statements.push(head + tuples.slice(from, i).join(','));
-      from = i;
-      chars = head.length;
+  const statements: StatementParts[] = [];
+  let current: StatementParts = { parts: [head], chars: head.length };
+  for (const tuple of tuples) {
+    if (current.parts.length > 1 && current.chars + tuple.length + 1 > maxChars) {
+      statements.push(current);
+      current = { parts: [head], chars: head.length };
     }
-    chars += length;
+    if (current.parts.length > 1) {
+      current.parts.push(',');
+      current.chars += 1;
+    }
+    current.parts.push(tuple);
+    current.chars += tuple.length;
   }
-  statements.push(head + (from === 0 ? tuples : tuples.slice(from)).join(','));
+  statements.push(current);
   return statements;
 }
 
@@ -53,23 +77,24 @@ export function buildInsertStatements(
  * goes alone). The first text opens the transaction and the last commits it.
  * Example: (['A', 'B']) -> ['START TRANSACTION;\nA;\nB;\nCOMMIT'];
  *          (['AAAA', 'BBBB'], 6) -> ['START TRANSACTION;\nAAAA', 'BBBB;\nCOMMIT']
+ *          (statements given by statementOf)
  */
-export function transactionRoundTrips(statements: readonly string[], maxChars: number): string[] {
+export function transactionRoundTrips(statements: readonly StatementParts[], maxChars: number): string[] {
   if (statements.length === 0) return [];
-  const groups: string[][] = [];
-  let group: string[] = [];
+  const texts: string[] = [];
+  let pieces: string[] = ['START TRANSACTION'];
   let chars = 0;
   for (const statement of statements) {
-    if (group.length > 0 && chars + statement.length > maxChars) {
-      groups.push(group);
-      group = [];
+    if (chars > 0 && chars + statement.chars > maxChars) {
+      texts.push(pieces.join(''));
+      pieces = [];
       chars = 0;
     }
-    group.push(statement);
-    chars += statement.length + 2;
+    if (pieces.length > 0) pieces.push(';\n');
+    for (const part of statement.parts) pieces.push(part);
+    chars += statement.chars + 2;
   }
-  groups.push(group);
-  (groups[0] as string[]).unshift('START TRANSACTION');
-  (groups[groups.length - 1] as string[]).push('COMMIT');
-  return groups.map((parts) => parts.join(';\n'));
+  pieces.push(';\nCOMMIT');
+  texts.push(pieces.join(''));
+  return texts;
 }

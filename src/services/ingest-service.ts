@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { escape } from 'mysql2';
-import { buildInsertStatements, transactionRoundTrips } from '../ingest/insert-sql.js';
+import { buildInsertStatements, statementOf, transactionRoundTrips, type StatementParts } from '../ingest/insert-sql.js';
 import { execute, withConnection } from '../query/run-query.js';
 import type { Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
@@ -27,6 +27,8 @@ export interface IngestRequest {
   logs: unknown;
   /** Idempotency-Key: a retry with the same key for the same family is answered, not applied again. */
   idempotencyKey?: string | undefined;
+  /** The JSON text `logs` was parsed from, when the caller has it: raw_logs then stores each event's own text. */
+  sourceText?: string | undefined;
 }
 
 /** What ingest answers. `family`, `ingested` and `shard` are the seed-compatible keys. */
@@ -49,7 +51,7 @@ export interface PreparedIngest {
   now: string;
   idempotencyKey: string | undefined;
   /** INSERT statements of the typed rows, then of their raw_logs copies. */
-  statements: string[];
+  statements: StatementParts[];
 }
 
 /** Settings of the ingest service. */
@@ -114,6 +116,7 @@ export class IngestService {
     const tuples = eventTuples(fields, request.logs, {
       suffix: [nowLiteral],
       rawSuffix: this.options.rawLogs ? [quoteString(family), nowLiteral] : undefined,
+      sourceText: request.sourceText,
     });
     const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);
     this.logSeedLines(family, fields, request.logs as Array<Record<string, unknown>>);
@@ -161,7 +164,9 @@ export class IngestService {
         key === undefined
           ? prepared.statements
           : [
-              `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
+              statementOf(
+                `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
+              ),
               ...prepared.statements,
             ];
       try {
@@ -236,13 +241,16 @@ const PACKET_SLACK_BYTES = 1024;
  */
 export async function writeInTransaction(
   knex: Knex,
-  statements: readonly string[],
+  statements: ReadonlyArray<StatementParts | string>,
   maxPacketBytes = 16 * 1024 * 1024,
 ): Promise<void> {
   const packetBytes = maxPacketBytes - PACKET_SLACK_BYTES;
   // A character is at most 3 UTF-8 bytes: texts this short always fit.
   const safeChars = Math.floor(packetBytes / 3);
-  const roundTrips = transactionRoundTrips(statements, safeChars);
+  const roundTrips = transactionRoundTrips(
+    statements.map((s) => (typeof s === 'string' ? statementOf(s) : s)),
+    safeChars,
+  );
   for (const text of roundTrips) {
     const bytes = text.length > safeChars ? Buffer.byteLength(text, 'utf8') : 0;
     if (bytes > packetBytes) {

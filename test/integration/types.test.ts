@@ -4,7 +4,7 @@
  * and the osquery-style coercions of numeric strings.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ingest, onShard, query, specNamed, startGateway, uniqueFamily, TEST_DATABASE, type TestGateway } from './helpers/gateway.js';
+import { api, ingest, onShard, query, specNamed, startGateway, uniqueFamily, TEST_DATABASE, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
 let gateway: TestGateway;
@@ -114,6 +114,20 @@ describe('declared types', () => {
     const raw = await onShard<{ log: unknown }>(specNamed(shards, answer.body.shard), 'SELECT log FROM raw_logs WHERE family = ? ORDER BY id LIMIT 1', [family]);
     const log = raw[0]?.log;
     expect(typeof log === 'string' ? JSON.parse(log) : log).toEqual(event);
+  });
+
+  it("raw_logs keeps each event's JSON text as sent: pretty-printed, with numbers JavaScript cannot hold exactly", async () => {
+    const family = uniqueFamily('rawtext');
+    const events = ['{\n    "n": 1,\n    "doc": {"big": 12345678901234567890, "f": 1.10}\n  }', '{"n":2,"doc":[1e2]}'];
+    const body = `{\n  "family": "${family}",\n  "schema": {"n": "int", "doc": "json"},\n  "logs": [\n  ${events.join(',\n  ')}\n  ]\n}`;
+    const answer = await api(gateway, 'PUT', '/api/log', body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    // CONCAT: the text as stored, not the driver's parse of a JSON column.
+    const raw = await onShard<{ log: string }>(specNamed(shards, answer.body.shard), "SELECT CONCAT(log, '') AS log FROM raw_logs WHERE family = ? ORDER BY id", [family]);
+    expect(raw.map((r) => r.log)).toEqual(events);
+    // The typed json column holds the value as parsed.
+    const typed = await onShard<{ doc: string }>(specNamed(shards, answer.body.shard), `SELECT CONCAT(doc, '') AS doc FROM \`${family}\` ORDER BY id`);
+    expect(JSON.parse(typed[0]?.doc ?? 'null')).toEqual({ big: 12345678901234567890, f: 1.1 });
   });
 
   it('2^63-1 and other integers beyond 2^53 come back as exact strings; small ones as numbers', async () => {

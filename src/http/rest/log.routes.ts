@@ -23,10 +23,12 @@ export function registerLogRoutes(app: FastifyInstance, services: Services): voi
       schema: body.schema,
       logs: body.logs,
       idempotencyKey: Array.isArray(header) ? header[0] : header,
+      sourceText: request.bodyText,
     });
     // The events are SQL text now: let the parsed body go before waiting on
     // the database, so garbage collections during the write do not copy it.
     request.body = undefined;
+    request.bodyText = undefined;
     return services.ingest.write(prepared);
   });
 

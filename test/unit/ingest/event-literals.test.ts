@@ -131,3 +131,25 @@ describe('eventTuples', () => {
     }
   });
 });
+
+describe('eventTuples with the source text', () => {
+  const fields: DeclaredField[] = [{ name: 'n', type: 'int' }, { name: 'doc', type: 'json' }];
+  const now = "'t'";
+
+  it("stores each event's own text in the raw copy: numbers as sent, spacing kept", () => {
+    const text = '{"family":"f","logs":[ {"n": 1, "doc": {"big": 9007199254740993, "x": 1.10}} ,{"n":2}]}';
+    const parsed = JSON.parse(text) as { logs: unknown[] };
+    const result = eventTuples(fields, parsed.logs, { suffix: [now], rawSuffix: ["'f'", now], sourceText: text });
+    expect(result.raw).toEqual([`('{"n": 1, "doc": {"big": 9007199254740993, "x": 1.10}}','f','t')`, `('{"n":2}','f','t')`]);
+    // Without the text, the parsed event is serialised again.
+    expect(eventTuples(fields, parsed.logs, { suffix: [now], rawSuffix: ["'f'", now] }).raw[0]).toBe(
+      `('{"n":1,"doc":{"big":9007199254740992,"x":1.1}}','f','t')`,
+    );
+  });
+
+  it('falls back to serialising when the text does not hold these events', () => {
+    const logs = [{ n: 1 }, { n: 2 }];
+    const result = eventTuples(fields, logs, { suffix: [now], rawSuffix: ["'f'", now], sourceText: '{"logs":[{"n":1}]}' });
+    expect(result.raw).toEqual([`('{"n":1}','f','t')`, `('{"n":2}','f','t')`]);
+  });
+});
