@@ -30,8 +30,12 @@ import { createMetrics, registerMetrics, type Metrics } from './http/metrics.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request body as text, once parsed as JSON (see the content-type parser in createApp). */
+    /** The request body as text, on routes whose config asks for it (see the content-type parser in createApp). */
     bodyText: string | undefined;
+  }
+  interface FastifyContextConfig {
+    /** Keep the body's text on `request.bodyText` after parsing it (ingest takes each event's raw copy from it). */
+    keepBodyText?: boolean;
   }
 }
 
@@ -119,8 +123,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   // The seed's Go service decoded every body as JSON whatever its
   // Content-Type; keep that, so `curl -d` without -H works.
   server.removeAllContentTypeParsers();
-  // The body's text stays on the request next to the parsed body: ingest
-  // takes each event's raw_logs copy from it (ingest/event-spans.ts).
+  // On routes that ask for it, the body's text stays on the request next to
+  // the parsed body: ingest takes each event's raw_logs copy from it
+  // (ingest/event-spans.ts).
   server.decorateRequest('bodyText', undefined);
   server.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -130,7 +135,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     }
     try {
       const parsed = JSON.parse(text) as unknown;
-      request.bodyText = text;
+      if (request.routeOptions.config.keepBodyText === true) request.bodyText = text;
       done(null, parsed);
     } catch (error) {
       done(new AppError('INVALID_JSON', `the request body is not valid JSON (${(error as Error).message}); send a JSON object`), undefined);

@@ -15,7 +15,7 @@ interface IngestBody {
 
 /** Registers the seed-compatible routes. */
 export function registerLogRoutes(app: FastifyInstance, services: Services): void {
-  app.put<{ Body: IngestBody | undefined }>('/api/log', async (request) => {
+  app.put<{ Body: IngestBody | undefined }>('/api/log', { config: { keepBodyText: true } }, async (request) => {
     const body = requireObject(request.body);
     const header = request.headers['idempotency-key'];
     const prepared = services.ingest.prepare({
