@@ -116,6 +116,22 @@ describe('declared types', () => {
     expect(typeof log === 'string' ? JSON.parse(log) : log).toEqual(event);
   });
 
+  it('a json value nested as deep as allowed (30 levels; its event in raw_logs is one deeper) is stored in the family table and in raw_logs, one level more is a 400', async () => {
+    const family = uniqueFamily('deepjson');
+    let doc: unknown = 1;
+    for (let i = 0; i < 30; i++) doc = i % 2 === 0 ? [doc] : { k: doc };
+    const tooDeep = await ingest(gateway, family, { doc: 'json' }, [{ doc: [doc] }]);
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.error.code).toBe('INVALID_VALUE');
+    const answer = await ingest(gateway, family, { doc: 'json' }, [{ doc }]);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const home = specNamed(shards, answer.body.shard);
+    const typed = await onShard<{ doc: string }>(home, `SELECT CONCAT(doc, '') AS doc FROM \`${family}\``);
+    expect(JSON.parse(typed[0]?.doc ?? 'null')).toEqual(doc);
+    const raw = await onShard<{ log: string }>(home, "SELECT CONCAT(log, '') AS log FROM raw_logs WHERE family = ?", [family]);
+    expect(JSON.parse(raw[0]?.log ?? 'null')).toEqual({ doc });
+  });
+
   it("raw_logs keeps each event's JSON text as sent: pretty-printed, with numbers JavaScript cannot hold exactly", async () => {
     const family = uniqueFamily('rawtext');
     const events = ['{\n    "n": 1,\n    "doc": {"big": 12345678901234567890, "f": 1.10}\n  }', '{"n":2,"doc":[1e2]}'];

@@ -343,9 +343,9 @@ describe('coerceValue: json', () => {
   });
 
   it('accepts nesting up to the limit and rejects deeper', () => {
-    expect(MAX_JSON_NESTING).toBe(31);
-    expect(JSON.parse(String(coerceValue('json', nested(31))))).toEqual(nested(31));
-    expectRejected('json', nested(32));
+    expect(MAX_JSON_NESTING).toBe(30);
+    expect(JSON.parse(String(coerceValue('json', nested(30))))).toEqual(nested(30));
+    expectRejected('json', nested(31));
   });
 
   it('does not overflow the stack on absurd nesting', () => {
