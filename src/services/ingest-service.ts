@@ -16,7 +16,7 @@ import { parseDeclaredSchema, type DeclaredField } from '../ingest/declared-sche
 import { eventTuples } from '../ingest/event-literals.js';
 import { quoteString } from '../ingest/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
-import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
+import { DEFAULT_MAX_ALLOWED_PACKET, IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
 import { describeColumns, type ColumnDescription } from './columns.js';
 import { toSqlDateTime, type Clock } from './clock.js';
 
@@ -241,16 +241,13 @@ const PACKET_SLACK_BYTES = 1024;
  */
 export async function writeInTransaction(
   knex: Knex,
-  statements: ReadonlyArray<StatementParts | string>,
-  maxPacketBytes = 16 * 1024 * 1024,
+  statements: readonly StatementParts[],
+  maxPacketBytes = DEFAULT_MAX_ALLOWED_PACKET,
 ): Promise<void> {
   const packetBytes = maxPacketBytes - PACKET_SLACK_BYTES;
   // A character is at most 3 UTF-8 bytes: texts this short always fit.
   const safeChars = Math.floor(packetBytes / 3);
-  const roundTrips = transactionRoundTrips(
-    statements.map((s) => (typeof s === 'string' ? statementOf(s) : s)),
-    safeChars,
-  );
+  const roundTrips = transactionRoundTrips(statements, safeChars);
   for (const text of roundTrips) {
     const bytes = text.length > safeChars ? Buffer.byteLength(text, 'utf8') : 0;
     if (bytes > packetBytes) {

@@ -45,7 +45,7 @@ export interface ServerInfo {
 }
 
 /** max_allowed_packet of MariaDB 10.2+ (MySQL 8 has 64 MiB), assumed when the server does not say. */
-const DEFAULT_MAX_ALLOWED_PACKET = 16 * 1024 * 1024;
+export const DEFAULT_MAX_ALLOWED_PACKET = 16 * 1024 * 1024;
 
 /** Minimal callback-style connection as handed to knex's afterCreate hook. */
 interface RawConnection {

@@ -4,6 +4,7 @@
  * nothing behind, and the pooled connection must stay usable.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { statementOf } from '../../src/ingest/insert-sql.js';
 import { writeInTransaction } from '../../src/services/ingest-service.js';
 import { ingest, onShard, startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
 
@@ -24,11 +25,11 @@ describe('writeInTransaction', () => {
     await pool.ready();
     await onShard(shards[1]!, `CREATE TABLE \`${table}\` (id INT PRIMARY KEY)`);
     await expect(
-      writeInTransaction(pool.ingest, [`INSERT INTO \`${table}\` VALUES (1)`, `INSERT INTO \`${table}\` VALUES (2)`, `INSERT INTO \`${table}\` VALUES (1)`]),
+      writeInTransaction(pool.ingest, [`INSERT INTO \`${table}\` VALUES (1)`, `INSERT INTO \`${table}\` VALUES (2)`, `INSERT INTO \`${table}\` VALUES (1)`].map(statementOf)),
     ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
     expect(await onShard(shards[1]!, `SELECT COUNT(*) AS n FROM \`${table}\``)).toEqual([{ n: 0 }]);
     // Same (only) pooled connection: no transaction left open, the next write commits.
-    await writeInTransaction(pool.ingest, [`INSERT INTO \`${table}\` VALUES (3)`]);
+    await writeInTransaction(pool.ingest, [statementOf(`INSERT INTO \`${table}\` VALUES (3)`)]);
     expect(await onShard(shards[1]!, `SELECT id FROM \`${table}\``)).toEqual([{ id: 3 }]);
     await onShard(shards[1]!, `DROP TABLE \`${table}\``);
   });
