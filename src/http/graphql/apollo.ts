@@ -127,18 +127,18 @@ function loadSchemaText(): string {
 }
 
 /**
- * Starts Apollo Server and serves it on `server` at /graphql (GET, POST,
- * OPTIONS). Apollo is stopped when `server` closes. Introspection follows
- * --graphql_introspection; Sandbox is served on GET outside production;
- * depth and cost limits come from config.graphql.
+ * Apollo Server for schema.graphql with the gateway's options: introspection
+ * per --graphql_introspection, Sandbox outside production, depth and cost
+ * limits from config.graphql, errors shaped by formatGraphqlError, and
+ * Apollo's reporting, tracing and cache-control plugins off. Not started.
  */
-export async function registerGraphql(server: FastifyInstance, services: Services, config: Config, options: GraphqlOptions = {}): Promise<void> {
+export function createApolloServer(config: Config, options: GraphqlOptions = {}): ApolloServer<GraphqlContext> {
   const development = options.development ?? false;
-  const apollo = new ApolloServer<GraphqlContext>({
+  return new ApolloServer<GraphqlContext>({
     typeDefs: options.typeDefs ?? loadSchemaText(),
     resolvers,
     introspection: config.graphql.introspection,
-    // main.ts owns signal handling; Apollo stops with the fastify server (onClose below).
+    // main.ts owns signal handling; Apollo stops with the fastify server (registerGraphql).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: development,
     formatError: (formatted, error) => formatGraphqlError(formatted, error, development),
@@ -155,6 +155,14 @@ export async function registerGraphql(server: FastifyInstance, services: Service
       ApolloServerPluginSchemaReportingDisabled(),
     ],
   });
+}
+
+/**
+ * Starts Apollo Server (createApolloServer) and serves it on `server` at
+ * /graphql (GET, POST, OPTIONS). Apollo is stopped when `server` closes.
+ */
+export async function registerGraphql(server: FastifyInstance, services: Services, config: Config, options: GraphqlOptions = {}): Promise<void> {
+  const apollo = createApolloServer(config, options);
   await apollo.start();
   // Not fastifyApolloDrainPlugin: it closes fastify from apollo.stop(), while
   // here fastify's close (App.close) is what stops Apollo.
