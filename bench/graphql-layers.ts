@@ -23,9 +23,9 @@
  */
 import { HeaderMap } from '@apollo/server';
 import { execute, parse, type GraphQLSchema } from 'graphql/index.js';
-import pino from 'pino';
 import { loadConfig } from '../src/config/config.js';
 import { createApolloServer } from '../src/http/graphql/apollo.js';
+import { createLogger } from '../src/logging/logger.js';
 import type { GraphqlContext } from '../src/http/graphql/context.js';
 import type { Services } from '../src/services/services.js';
 
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const services = {
     query: { query: async () => ({ results: [ROW], columns: [], truncated: false, shards: ['shard_a'], elapsedMs: 0.1 }) },
   } as unknown as Services;
-  const context: GraphqlContext = { services, logger: pino({ level: 'silent' }), requestId: 'bench' };
+  const context: GraphqlContext = { services, logger: createLogger('silent'), requestId: 'bench' };
   const config = loadConfig([], { NODE_ENV: 'production' });
   const apollo = createApolloServer(config);
   let schema: GraphQLSchema | undefined;
