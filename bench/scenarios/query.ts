@@ -147,7 +147,8 @@ export async function graphqlQueries(ctx: BenchContext, fixture: QueryFixture): 
       gateway: (seconds) => runHttpLoad(ctx.gateway.url, graphqlJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
       baseline: (seconds) => runHttpLoad(ctx.gateway.url, restJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
     });
-    results.push(resultOf(base(id, title), measured, (ratio) => ratio >= 0.85));
+    const added = (measured.gateway?.p50 ?? Number.NaN) - (measured.baseline?.p50 ?? Number.NaN);
+    results.push(resultOf(base(id, title), measured, (ratio) => ratio >= 0.85, [`p50 added by GraphQL over REST: ${added.toFixed(2)} ms`]));
   }
   return results;
 }
