@@ -28,11 +28,7 @@ import { createApolloServer } from '../src/http/graphql/apollo.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { GraphqlContext } from '../src/http/graphql/context.js';
 import type { Services } from '../src/services/services.js';
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
+import { median } from './lib/stats.js';
 
 const QUERY = 'query Raw($query: String!) { rawQuery(query: $query) { results } }';
 const ROW = { id: 1, name: 'spot', breed: 'labrador', weight: 100, timestamp: '2026-11-28T00:00:00.000000Z' };

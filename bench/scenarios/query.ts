@@ -74,6 +74,11 @@ async function directQuerySide(ctx: BenchContext, shard: ShardTarget, statements
   };
 }
 
+/** Milliseconds the gateway side's p50 lies above the baseline side's (NaN when a side is missing). */
+function p50Added(measured: Awaited<ReturnType<typeof compare>>): number {
+  return (measured.gateway?.p50 ?? Number.NaN) - (measured.baseline?.p50 ?? Number.NaN);
+}
+
 function restJobs(statements: readonly string[]): HttpJob[] {
   return statements.map((sql) => ({ method: 'POST', path: '/api/query', body: restQueryBody(sql) }));
 }
@@ -100,7 +105,7 @@ export async function queryScenarios(ctx: BenchContext, fixture: QueryFixture): 
         gateway: (seconds) => runHttpLoad(ctx.gateway.url, jobs, { connections: QUERY_CONNECTIONS, seconds }),
         baseline: direct.side,
       });
-      const added = (measured.gateway?.p50 ?? Number.NaN) - (measured.baseline?.p50 ?? Number.NaN);
+      const added = p50Added(measured);
       results.push(
         resultOf(
           {
@@ -147,7 +152,7 @@ export async function graphqlQueries(ctx: BenchContext, fixture: QueryFixture): 
       gateway: (seconds) => runHttpLoad(ctx.gateway.url, graphqlJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
       baseline: (seconds) => runHttpLoad(ctx.gateway.url, restJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
     });
-    const added = (measured.gateway?.p50 ?? Number.NaN) - (measured.baseline?.p50 ?? Number.NaN);
+    const added = p50Added(measured);
     results.push(resultOf(base(id, title), measured, (ratio) => ratio >= 0.85, [`p50 added by GraphQL over REST: ${added.toFixed(2)} ms`]));
   }
   return results;
