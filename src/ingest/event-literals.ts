@@ -6,11 +6,11 @@
  * paths write exactly what that slow path writes (a unit test compares both
  * on thousands of values). Pure: no I/O.
  */
-import { coerceValue, mapEvents, type CoerceEventsOptions } from './coerce-value.js';
-import type { DeclaredField } from './declared-schema.js';
+import { coerceValue, mapEvents, type CoerceEventsOptions } from '../schema/coerce-value.js';
+import type { DeclaredField } from '../schema/declared-schema.js';
 import { eventSpans } from './event-spans.js';
-import { quoteString, sqlLiteral } from './sql-literal.js';
-import type { DeclaredType } from './type-mapping.js';
+import { quoteString, sqlLiteral } from '../schema/sql-literal.js';
+import type { DeclaredType } from '../schema/type-mapping.js';
 
 /**
  * Strings up to this many UTF-16 code units are at most 65,535 UTF-8 bytes

@@ -4,7 +4,7 @@
  * sent without placeholders because a `?` inside a quoted field name would
  * otherwise be taken for one. Pure: no I/O.
  */
-import { quoteIdentifier } from './identifiers.js';
+import { quoteIdentifier } from '../schema/identifiers.js';
 
 /**
  * Characters (UTF-16 code units, at most 3 UTF-8 bytes each) of row text per

@@ -7,9 +7,9 @@
  * value is coerced to its column's type and bound as a `?` placeholder.
  */
 import { AppError, badInput } from '../errors/app-error.js';
-import { quoteIdentifier } from '../ingest/identifiers.js';
-import { coerceValue, previewValue, ValueCoercionError, type SqlValue } from '../ingest/coerce-value.js';
-import type { DeclaredType } from '../ingest/type-mapping.js';
+import { quoteIdentifier } from '../schema/identifiers.js';
+import { coerceValue, previewValue, ValueCoercionError, type SqlValue } from '../schema/coerce-value.js';
+import type { DeclaredType } from '../schema/type-mapping.js';
 
 /** A column a filter may name: `id` or a declared field, with its declared type. */
 export interface FilterColumn {

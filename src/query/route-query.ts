@@ -2,7 +2,7 @@
  * Decides where a validated query runs. Pure: the caller supplies where each
  * family lives and which shards hold raw_logs rows.
  */
-import { RAW_LOGS_TABLE } from '../ingest/identifiers.js';
+import { RAW_LOGS_TABLE } from '../schema/identifiers.js';
 
 /** Where a query runs: on one shard unchanged, or federated onto `target`. */
 export type QueryPlan =

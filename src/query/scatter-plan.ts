@@ -6,7 +6,7 @@
  * answer, once the merged groups are ordered (and limited) as the query says.
  * This module decides, from the AST, whether a query has that shape. Pure.
  */
-import { RAW_LOGS_TABLE } from '../ingest/identifiers.js';
+import { RAW_LOGS_TABLE } from '../schema/identifiers.js';
 
 /** How to merge per-shard results of a scatterable query. */
 export interface ScatterPlan {

@@ -6,8 +6,8 @@
  */
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { Placement } from '../shards/catalog.js';
-import type { DeclaredField } from '../ingest/declared-schema.js';
-import { describeColumns, type ColumnDescription } from './columns.js';
+import type { DeclaredField } from '../schema/declared-schema.js';
+import { describeColumns, type ColumnDescription } from '../schema/columns.js';
 
 /** One described family table. */
 export interface TableDescription {

@@ -8,11 +8,11 @@
  */
 import type { QueryError } from 'mysql2';
 import { familyNotFound } from '../errors/app-error.js';
-import { ID_COLUMN, validateFamilyName } from '../ingest/identifiers.js';
-import type { SqlValue } from '../ingest/coerce-value.js';
+import { ID_COLUMN, validateFamilyName } from '../schema/identifiers.js';
+import type { SqlValue } from '../schema/coerce-value.js';
 import { compileRowsQuery, type FilterColumn } from '../query/compile-filter.js';
 import { castCell, type CastField, type CellValue } from '../query/result-types.js';
-import { withConnection, type PooledConnection } from '../query/run-query.js';
+import { withConnection, type PooledConnection } from '../query/run-select.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { DescribeService, TableDescription } from './describe-service.js';
 

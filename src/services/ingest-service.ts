@@ -7,17 +7,17 @@
 import type { Knex } from 'knex';
 import { escape } from 'mysql2';
 import { buildInsertStatements, statementOf, transactionRoundTrips, type StatementParts } from '../ingest/insert-sql.js';
-import { execute, withConnection } from '../query/run-query.js';
+import { execute, withConnection } from '../query/run-select.js';
 import type { Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
-import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
-import { parseDeclaredSchema, type DeclaredField } from '../ingest/declared-schema.js';
+import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
+import { parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
 import { eventTuples } from '../ingest/event-literals.js';
-import { quoteString } from '../ingest/sql-literal.js';
+import { quoteString } from '../schema/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { DEFAULT_MAX_ALLOWED_PACKET, IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
-import { describeColumns, type ColumnDescription } from './columns.js';
+import { describeColumns, type ColumnDescription } from '../schema/columns.js';
 import { toSqlDateTime, type Clock } from './clock.js';
 
 /** What a client sends to ingest (REST body or GraphQL arguments). */

@@ -15,12 +15,12 @@ import { planQuery, type QueryPlan } from '../query/route-query.js';
 import { mergeScatter, planScatter, type ScatterPlan } from '../query/scatter-plan.js';
 import { neededColumns } from '../query/column-usage.js';
 import { aggregateErrors } from '../errors/aggregate.js';
-import { execute, fetchRawRows, runSelect, withConnection, type PooledConnection, type QueryRows } from '../query/run-query.js';
+import { execute, fetchRawRows, runSelect, withConnection, type PooledConnection, type QueryRows } from '../query/run-select.js';
 import { statementTimeLimitSql, type ShardPool } from '../shards/shard-pool.js';
-import type { ServerFlavor } from '../ingest/type-mapping.js';
+import type { ServerFlavor } from '../schema/type-mapping.js';
 import type { ShardManager } from '../shards/shard-manager.js';
-import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../ingest/identifiers.js';
-import { quoteString } from '../ingest/sql-literal.js';
+import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../schema/identifiers.js';
+import { quoteString } from '../schema/sql-literal.js';
 
 /** What a query answers. `results` is the seed-compatible key. */
 export interface QueryResult {

@@ -20,7 +20,7 @@
 import type { Logger } from '../logging/logger.js';
 import { AppError, familyNotFound } from '../errors/app-error.js';
 import { isNoSuchTableError } from '../errors/mysql-errors.js';
-import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier, validateFamilyName } from '../ingest/identifiers.js';
+import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier, validateFamilyName } from '../schema/identifiers.js';
 import { parseDurationSeconds } from '../config/config.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { ShardPool } from '../shards/shard-pool.js';

@@ -6,8 +6,8 @@
  * touch family tables; that is the shard manager's job.
  */
 import type { Knex } from 'knex';
-import type { DeclaredField } from '../ingest/declared-schema.js';
-import { parseDeclaredType } from '../ingest/type-mapping.js';
+import type { DeclaredField } from '../schema/declared-schema.js';
+import { parseDeclaredType } from '../schema/type-mapping.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
 
 /** Catalog table: one row per family. */

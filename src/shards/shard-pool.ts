@@ -12,8 +12,8 @@ import mysql from 'mysql2/promise';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
-import { quoteIdentifier, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../ingest/identifiers.js';
-import type { ServerFlavor } from '../ingest/type-mapping.js';
+import { quoteIdentifier, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
+import type { ServerFlavor } from '../schema/type-mapping.js';
 
 /** Table of applied Idempotency-Keys on every shard. */
 export const IDEMPOTENCY_TABLE = 'databalancer_idempotency';

@@ -7,9 +7,9 @@ import {
   coerceEvents,
   coerceValue,
   previewValue,
-} from '../../../src/ingest/coerce-value.js';
-import { parseDeclaredSchema, type DeclaredField } from '../../../src/ingest/declared-schema.js';
-import type { DeclaredType } from '../../../src/ingest/type-mapping.js';
+} from '../../../src/schema/coerce-value.js';
+import { parseDeclaredSchema, type DeclaredField } from '../../../src/schema/declared-schema.js';
+import type { DeclaredType } from '../../../src/schema/type-mapping.js';
 import dogRegistry from '../../fixtures/schemas/dog_registry.json' with { type: 'json' };
 import osqueryProcesses from '../../fixtures/schemas/osquery_processes.json' with { type: 'json' };
 

@@ -6,7 +6,7 @@ import {
   mergeSchemas,
   parseDeclaredSchema,
   type DeclaredField,
-} from '../../../src/ingest/declared-schema.js';
+} from '../../../src/schema/declared-schema.js';
 import dogRegistry from '../../fixtures/schemas/dog_registry.json' with { type: 'json' };
 import osqueryProcesses from '../../fixtures/schemas/osquery_processes.json' with { type: 'json' };
 import invalidSchemas from '../../fixtures/schemas/invalid_schemas.json' with { type: 'json' };

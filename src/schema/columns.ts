@@ -2,9 +2,9 @@
  * How a family's columns are described to clients (REST describe, ingest
  * results, GraphQL): the seed's { name, nullable, type } plus the declared type.
  */
-import type { DeclaredField } from '../ingest/declared-schema.js';
-import type { DeclaredType } from '../ingest/type-mapping.js';
-import { ID_COLUMN } from '../ingest/identifiers.js';
+import type { DeclaredField } from './declared-schema.js';
+import type { DeclaredType } from './type-mapping.js';
+import { ID_COLUMN } from './identifiers.js';
 
 /** One column of a family table. `type` is the MySQL data type (seed key). */
 export interface ColumnDescription {

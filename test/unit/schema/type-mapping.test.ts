@@ -6,7 +6,7 @@ import {
   declaredTypeOfColumn,
   parseDeclaredType,
   type DeclaredType,
-} from '../../../src/ingest/type-mapping.js';
+} from '../../../src/schema/type-mapping.js';
 
 describe('parseDeclaredType', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quoteString, sqlLiteral } from '../../../src/ingest/sql-literal.js';
+import { quoteString, sqlLiteral } from '../../../src/schema/sql-literal.js';
 
 /** Reads a single-quoted MySQL literal back, by the server's rules (no NO_BACKSLASH_ESCAPES). */
 function unquote(literal: string): string {

@@ -11,7 +11,7 @@ import {
   quoteIdentifier,
   validateFamilyName,
   validateFieldName,
-} from '../../../src/ingest/identifiers.js';
+} from '../../../src/schema/identifiers.js';
 
 /** Runs `fn`, expecting an AppError; returns it for assertions on code and details. */
 function appErrorOf(fn: () => unknown): AppError {
