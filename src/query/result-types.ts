@@ -4,6 +4,7 @@
  * ISO-8601 UTC, JSON columns parsed, BOOLEAN (TINYINT(1)) as true/false.
  * Pure: used as mysql2's per-query typeCast.
  */
+import { sqlDateTimeToIso } from '../schema/time.js';
 
 /** The part of mysql2's typeCast field that we read. */
 export interface CastField {
@@ -29,11 +30,6 @@ export function decimalToJson(text: string): number | string {
   if (significant > MAX_EXACT_DIGITS) return text;
   const n = Number(text);
   return Number.isFinite(n) ? n : text;
-}
-
-/** '2024-01-02 03:04:05.123456' -> '2024-01-02T03:04:05.123456Z' (sessions run in UTC). */
-export function dateTimeToIso(text: string): string {
-  return text.includes(' ') ? `${text.replace(' ', 'T')}Z` : text;
 }
 
 /** True when the column carries JSON (MySQL's native type, or MariaDB's json format metadata). */
@@ -66,7 +62,7 @@ export function castCell(field: CastField, next: () => unknown): CellValue {
     case 'TIMESTAMP':
     case 'TIMESTAMP2': {
       const text = field.string();
-      return text === null ? null : dateTimeToIso(text);
+      return text === null ? null : sqlDateTimeToIso(text);
     }
     case 'DATE':
     case 'NEWDATE':

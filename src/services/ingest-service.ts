@@ -18,7 +18,8 @@ import { quoteString } from '../schema/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { DEFAULT_MAX_ALLOWED_PACKET, IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
 import { describeColumns, type ColumnDescription } from '../schema/columns.js';
-import { toSqlDateTime, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
+import { toSqlDateTime } from '../schema/time.js';
 
 /** What a client sends to ingest (REST body or GraphQL arguments). */
 export interface IngestRequest {

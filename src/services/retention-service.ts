@@ -25,7 +25,8 @@ import { parseDurationSeconds } from '../config/config.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { ShardPool } from '../shards/shard-pool.js';
 import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
-import { toSqlDateTime, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
+import { ValueCoercionError, epochMicrosToIso, instantToEpochMicros, isoToSqlDateTime, parseIsoInstant, toSqlDateTime } from '../schema/time.js';
 
 /** A family's retention policy as the API answers it. */
 export interface RetentionPolicy {
@@ -139,45 +140,24 @@ export function parseRetention(value: unknown): number {
   return seconds;
 }
 
-/** ISO-8601 date or date-time; time zone optional (UTC when absent), fraction up to 9 digits. */
-const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
-
 /** Epoch seconds: digits with an optional fraction (no sign, no exponent). */
 const EPOCH_PATTERN = /^\d+(?:\.\d+)?$/;
 
 /** Microseconds -> the Cutoff forms. `micros` must be >= 0. */
 export function cutoffFromEpochMicros(micros: number): Cutoff {
-  const ms = Math.floor(micros / 1000);
-  const subMs = String(micros - ms * 1000).padStart(3, '0');
-  const base = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const iso = `${base.slice(0, 23)}${subMs}Z`;
-  return { sql: `${iso.slice(0, 26).replace('T', ' ')}`, iso, epochMicros: micros };
+  const iso = epochMicrosToIso(micros);
+  return { sql: isoToSqlDateTime(iso), iso, epochMicros: micros };
 }
 
-/** Parses an ISO-8601 text into epoch microseconds, or undefined when it is not a real time. */
+/** Parses an ISO-8601 text into epoch microseconds, or undefined when it is not a real time (schema/time.ts). */
 function isoToEpochMicros(text: string): number | undefined {
-  const m = ISO_PATTERN.exec(text);
-  if (m === null) return undefined;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const [hour, minute, second] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(utcMs);
-  // Date.UTC rolls 2024-02-30 over to March; a real date survives the round trip.
-  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
-  let offsetMinutes = 0;
-  const zone = m[8];
-  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
-    const digits = zone.slice(1).replace(':', '');
-    const hours = Number(digits.slice(0, 2));
-    const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-    if (hours > 23 || minutes > 59) return undefined;
-    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+  try {
+    const instant = parseIsoInstant(text);
+    return instant === undefined ? undefined : instantToEpochMicros(instant);
+  } catch (error) {
+    if (error instanceof ValueCoercionError) return undefined;
+    throw error;
   }
-  // Fractions beyond microseconds are cut, never rounded up: the cut-off never moves later.
-  const micros = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6));
-  return (utcMs - offsetMinutes * 60_000) * 1000 + micros;
 }
 
 /**

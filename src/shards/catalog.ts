@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import type { DeclaredField } from '../schema/declared-schema.js';
 import { parseDeclaredType } from '../schema/type-mapping.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
+import { sqlDateTimeToIso } from '../schema/time.js';
 
 /** Catalog table: one row per family. */
 export const PLACEMENTS_TABLE = 'databalancer_placements';
@@ -37,11 +38,6 @@ interface PlacementRow {
 interface ColumnRow {
   name: string;
   declared_type: string;
-}
-
-/** 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, as stored) -> ISO-8601 with Z. */
-export function sqlDateTimeToIso(value: string): string {
-  return `${value.replace(' ', 'T')}Z`;
 }
 
 function toPlacement(row: PlacementRow): Placement {

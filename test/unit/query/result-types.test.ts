@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { castCell, dateTimeToIso, decimalToJson, sqlTypeName, typeNameOfNumber, type CastField } from '../../../src/query/result-types.js';
+import { sqlDateTimeToIso } from '../../../src/schema/time.js';
+import { castCell, decimalToJson, sqlTypeName, typeNameOfNumber, type CastField } from '../../../src/query/result-types.js';
 
 function field(type: string, text: string | null, extra: Partial<CastField> = {}): CastField {
   return { type, length: 0, string: () => text, ...extra };
@@ -19,7 +20,7 @@ describe('decimalToJson', () => {
 
 describe('castCell', () => {
   it('turns DATETIME into ISO-8601 UTC keeping microseconds', () => {
-    expect(dateTimeToIso('2024-01-02 03:04:05.123456')).toBe('2024-01-02T03:04:05.123456Z');
+    expect(sqlDateTimeToIso('2024-01-02 03:04:05.123456')).toBe('2024-01-02T03:04:05.123456Z');
     expect(castCell(field('DATETIME', '2024-01-02 03:04:05'), () => null)).toBe('2024-01-02T03:04:05Z');
   });
   it('parses JSON columns, native or flagged by MariaDB metadata', () => {
