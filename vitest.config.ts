@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Tests log nothing unless LOG_LEVEL asks for it (STYLE.md, Logging).
+// Tests log nothing unless LOG_LEVEL asks for it (e.g. LOG_LEVEL=debug npx vitest run ...).
 process.env['LOG_LEVEL'] ??= 'silent';
 
 export default defineConfig({
@@ -16,6 +16,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests take well under a second each; vitest's 5 s default has
+          // still been hit by CPU-heavy ones on a loaded CI machine. A hung test
+          // fails after 20 s all the same.
+          testTimeout: 20_000,
         },
       },
       {

@@ -1,6 +1,6 @@
 /**
- * Throwaway MariaDB/MySQL shard launcher for tests, the playground and the
- * benchmarks (DESIGN.md section 8).
+ * Throwaway MariaDB/MySQL shard launcher for the integration tests
+ * (test/setup/global-setup.ts), `npm run playground` and the benchmarks.
  *
  * It owns: finding a server binary, initialising ONE template data folder,
  * copying it per server, starting and stopping each server on its own loopback
