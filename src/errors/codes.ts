@@ -63,8 +63,3 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_CODES[code];
 }
-
-/** True when `value` is a registered error code. */
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
-}

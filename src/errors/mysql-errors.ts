@@ -64,9 +64,14 @@ export function isUnavailableError(error: unknown): boolean {
   return e.fatal === true;
 }
 
-/** True for MySQL's duplicate-key error (ER_DUP_ENTRY, 1062). */
+/** The driver error itself, or the one an AppError was translated from. */
+function driverCause(error: unknown): DriverErrorLike {
+  return asDriverError(isAppError(error) ? error.cause : error);
+}
+
+/** True for MySQL's duplicate-key error (ER_DUP_ENTRY, 1062), also once translated to an AppError. */
 export function isDuplicateKeyError(error: unknown): boolean {
-  const e = asDriverError(error);
+  const e = driverCause(error);
   return e.code === 'ER_DUP_ENTRY' || e.errno === 1062;
 }
 
@@ -76,9 +81,9 @@ export function isDuplicateColumnError(error: unknown): boolean {
   return e.code === 'ER_DUP_FIELDNAME' || e.errno === 1060;
 }
 
-/** True for ER_NO_SUCH_TABLE (1146). */
+/** True for ER_NO_SUCH_TABLE (1146), also once translated to an AppError. */
 export function isNoSuchTableError(error: unknown): boolean {
-  const e = asDriverError(error);
+  const e = driverCause(error);
   return e.code === 'ER_NO_SUCH_TABLE' || e.errno === 1146;
 }
 

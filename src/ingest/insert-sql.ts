@@ -5,6 +5,7 @@
  * otherwise be taken for one. Pure: no I/O.
  */
 import { quoteIdentifier } from '../schema/identifiers.js';
+import type { StatementParts } from '../shards/write-transaction.js';
 
 /**
  * Characters (UTF-16 code units, at most 3 UTF-8 bytes each) of row text per
@@ -13,28 +14,6 @@ import { quoteIdentifier } from '../schema/identifiers.js';
  * larger. Several statements still go in one round trip (transactionRoundTrips).
  */
 export const MAX_STATEMENT_CHARS = 1024 * 1024;
-
-/**
- * One SQL statement as the pieces whose concatenation is its text, and that
- * text's length. Statements stay in pieces until the text of a whole round
- * trip is joined once (transactionRoundTrips): each intermediate join of
- * megabytes of row text would be one more copy, and one more large string
- * that only a full garbage collection frees.
- */
-export interface StatementParts {
-  parts: string[];
-  chars: number;
-}
-
-/** A statement given as text, in the form transactionRoundTrips takes. */
-export function statementOf(sql: string): StatementParts {
-  return { parts: [sql], chars: sql.length };
-}
-
-/** The text of a statement. */
-export function statementText(statement: StatementParts): string {
-  return statement.parts.join('');
-}
 
 /**
  * INSERT statements writing `tuples` (each `(v1,v2,...)`, one per row, in
@@ -67,34 +46,4 @@ export function buildInsertStatements(
   }
   statements.push(current);
   return statements;
-}
-
-/**
- * The texts to send, one per round trip, to run `statements` as one
- * transaction on a multi-statement session: usually one,
- * `START TRANSACTION;\n<statements>;\nCOMMIT`; split between statements
- * where the text would grow past `maxChars` (a statement longer than that
- * goes alone). The first text opens the transaction and the last commits it.
- * Example: (['A', 'B']) -> ['START TRANSACTION;\nA;\nB;\nCOMMIT'];
- *          (['AAAA', 'BBBB'], 6) -> ['START TRANSACTION;\nAAAA', 'BBBB;\nCOMMIT']
- *          (statements given by statementOf)
- */
-export function transactionRoundTrips(statements: readonly StatementParts[], maxChars: number): string[] {
-  if (statements.length === 0) return [];
-  const texts: string[] = [];
-  let pieces: string[] = ['START TRANSACTION'];
-  let chars = 0;
-  for (const statement of statements) {
-    if (chars > 0 && chars + statement.chars > maxChars) {
-      texts.push(pieces.join(''));
-      pieces = [];
-      chars = 0;
-    }
-    if (pieces.length > 0) pieces.push(';\n');
-    for (const part of statement.parts) pieces.push(part);
-    chars += statement.chars + 2;
-  }
-  pieces.push(';\nCOMMIT');
-  texts.push(pieces.join(''));
-  return texts;
 }

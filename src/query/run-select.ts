@@ -5,8 +5,9 @@
  * result-types.ts says and caps the rows. It must not decide where a query
  * runs (route-query.ts and the query service do).
  */
-import type { Knex } from 'knex';
-import type { Connection, FieldPacket, QueryError } from 'mysql2';
+import type { FieldPacket, QueryError } from 'mysql2';
+import type { PooledConnection } from '../shards/connection.js';
+import type { SqlValue } from '../schema/coerce-value.js';
 import { castCell, sqlTypeName, typeNameOfNumber, type CastField, type CellValue } from './result-types.js';
 
 /** One result column: its name and SQL type, in the server's order. */
@@ -22,49 +23,18 @@ export interface QueryRows {
   truncated: boolean;
 }
 
-/** A raw mysql2 connection taken from a knex pool. */
-export type PooledConnection = Connection;
-
-/** Runs `work` on one connection of `knex`'s pool, always giving it back. */
-export async function withConnection<T>(knex: Knex, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
-  const connection = (await knex.client.acquireConnection()) as PooledConnection;
-  try {
-    return await work(connection);
-  } finally {
-    await knex.client.releaseConnection(connection);
-  }
-}
-
-/** Runs a statement with no result rows of interest (DDL, SET, INSERT of staged rows). */
-export function execute(connection: PooledConnection, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    connection.query(sql, (error: QueryError | null) => (error ? reject(error) : resolve()));
-  });
-}
-
-/** Runs a query and returns raw rows as arrays of strings (or null), for copying between servers. */
-export function fetchRawRows(connection: PooledConnection, sql: string): Promise<Array<Array<string | null>>> {
-  return new Promise((resolve, reject) => {
-    connection.query(
-      {
-        sql,
-        rowsAsArray: true,
-        typeCast: (field: CastField) => field.string(),
-      },
-      (error: QueryError | null, rows: unknown) => (error ? reject(error) : resolve(rows as Array<Array<string | null>>)),
-    );
-  });
-}
-
 /**
  * Runs `sql` (already validated and row-capped to at most maxRows + 1 rows)
  * and shapes the result. `truncated` is true when more than maxRows came back.
+ * `values`, when given, are bound to the `?` placeholders by mysql2 (the
+ * GraphQL rows filter); users' SQL text is sent as it is.
  */
-export function runSelect(connection: PooledConnection, sql: string, maxRows: number): Promise<QueryRows> {
+export function runSelect(connection: PooledConnection, sql: string, maxRows: number, values?: readonly SqlValue[]): Promise<QueryRows> {
   return new Promise((resolve, reject) => {
     connection.query(
       {
         sql,
+        ...(values === undefined ? {} : { values: [...values] }),
         rowsAsArray: true,
         typeCast: (field: CastField, next: () => unknown) => castCell(field, next),
       },

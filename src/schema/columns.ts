@@ -3,7 +3,7 @@
  * results, GraphQL): the seed's { name, nullable, type } plus the declared type.
  */
 import type { DeclaredField } from './declared-schema.js';
-import type { DeclaredType } from './type-mapping.js';
+import { columnDataType, type DeclaredType } from './type-mapping.js';
 import { ID_COLUMN } from './identifiers.js';
 
 /** One column of a family table. `type` is the MySQL data type (seed key). */
@@ -14,20 +14,9 @@ export interface ColumnDescription {
   declaredType: DeclaredType;
 }
 
-/** The MySQL DATA_TYPE each declared type is stored as (JSON reads 'json' on both servers). */
-const DATA_TYPES: Readonly<Record<DeclaredType, string>> = {
-  string: 'text',
-  int: 'bigint',
-  float: 'double',
-  bool: 'tinyint',
-  timestamp: 'datetime',
-  date: 'date',
-  json: 'json',
-};
-
 /** Example: { name: 'weight', type: 'int' } -> { name: 'weight', nullable: true, type: 'bigint', declaredType: 'int' }. */
 export function describeField(field: DeclaredField): ColumnDescription {
-  return { name: field.name, nullable: true, type: DATA_TYPES[field.type], declaredType: field.type };
+  return { name: field.name, nullable: true, type: columnDataType(field.type), declaredType: field.type };
 }
 
 /** The `id` column followed by the declared fields, as `SELECT *` returns them. */

@@ -7,16 +7,27 @@
 /** The canonical declared types a schema may use (aliases map onto these). */
 export type DeclaredType = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | 'date' | 'json';
 
+/**
+ * The one table of declared type -> column: the type used in DDL, and the
+ * DATA_TYPE information_schema (and describe) reports for it. `JSON` is
+ * accepted by both servers: MySQL stores it natively, MariaDB makes it
+ * `LONGTEXT` with a `json_valid()` CHECK constraint
+ * (https://mariadb.com/kb/en/json-data-type/), and both report 'json'.
+ * `DATETIME(6)` keeps microseconds; it has no time zone, values are stored
+ * as UTC. `BOOLEAN` is `TINYINT(1)`.
+ */
+const COLUMN_TYPES: Readonly<Record<DeclaredType, { ddl: string; dataType: string }>> = Object.freeze({
+  string: { ddl: 'TEXT', dataType: 'text' },
+  int: { ddl: 'BIGINT', dataType: 'bigint' },
+  float: { ddl: 'DOUBLE', dataType: 'double' },
+  bool: { ddl: 'BOOLEAN', dataType: 'tinyint' },
+  timestamp: { ddl: 'DATETIME(6)', dataType: 'datetime' },
+  date: { ddl: 'DATE', dataType: 'date' },
+  json: { ddl: 'JSON', dataType: 'json' },
+});
+
 /** Every canonical declared type, in documentation order. */
-export const DECLARED_TYPES: readonly DeclaredType[] = Object.freeze([
-  'string',
-  'int',
-  'float',
-  'bool',
-  'timestamp',
-  'date',
-  'json',
-]);
+export const DECLARED_TYPES: readonly DeclaredType[] = Object.freeze(Object.keys(COLUMN_TYPES) as DeclaredType[]);
 
 /** Which server family a shard runs; decides a few DDL/introspection details. */
 export type ServerFlavor = 'mariadb' | 'mysql';
@@ -64,31 +75,22 @@ export function parseDeclaredType(raw: string): DeclaredType | undefined {
 }
 
 /**
- * The column type used in DDL for a declared type. `JSON` is accepted by both
- * servers: MySQL stores it natively, MariaDB makes it `LONGTEXT` with a
- * `json_valid()` CHECK constraint (https://mariadb.com/kb/en/json-data-type/).
- * `DATETIME(6)` keeps microseconds; it has no time zone, values are stored as UTC.
+ * The column type used in DDL for a declared type.
  *
  * @example columnSqlType('int') // => 'BIGINT'
  * @example columnSqlType('timestamp') // => 'DATETIME(6)'
  */
 export function columnSqlType(type: DeclaredType): string {
-  switch (type) {
-    case 'string':
-      return 'TEXT';
-    case 'int':
-      return 'BIGINT';
-    case 'float':
-      return 'DOUBLE';
-    case 'bool':
-      return 'BOOLEAN';
-    case 'timestamp':
-      return 'DATETIME(6)';
-    case 'date':
-      return 'DATE';
-    case 'json':
-      return 'JSON';
-  }
+  return COLUMN_TYPES[type].ddl;
+}
+
+/**
+ * The MySQL DATA_TYPE a declared type's column reports (describe's `type`).
+ *
+ * @example columnDataType('bool') // => 'tinyint'
+ */
+export function columnDataType(type: DeclaredType): string {
+  return COLUMN_TYPES[type].dataType;
 }
 
 /** One column as read from information_schema.COLUMNS. */

@@ -5,7 +5,7 @@
  * when a shard is down; the row estimate of a down shard is null.
  */
 import type { ShardManager } from '../shards/shard-manager.js';
-import type { Placement } from '../shards/catalog.js';
+import type { Catalog, Placement } from '../shards/catalog.js';
 import type { DeclaredField } from '../schema/declared-schema.js';
 import { describeColumns, type ColumnDescription } from '../schema/columns.js';
 
@@ -29,15 +29,17 @@ export interface DescribeResult {
 /** Describes families from the catalog and the shards. */
 export class DescribeService {
   private readonly manager: ShardManager;
+  private readonly catalog: Catalog;
 
-  constructor(manager: ShardManager) {
+  constructor(manager: ShardManager, catalog: Catalog) {
     this.manager = manager;
+    this.catalog = catalog;
   }
 
   /** Every family, ordered by name. Throws SHARD_UNAVAILABLE only when the catalog is unreachable. */
   async describe(): Promise<DescribeResult> {
     const placements = await this.manager.listPlacements();
-    const columns = await this.manager.catalog.listAllColumns();
+    const columns = await this.catalog.listAllColumns();
     const estimates = await this.rowEstimates(placements);
     return {
       tables: placements.map((p) => this.describePlacement(p, columns.get(p.family) ?? [], estimates.get(p.family) ?? null)),
@@ -46,9 +48,9 @@ export class DescribeService {
 
   /** One family, or undefined when it does not exist. */
   async describeFamily(family: string): Promise<TableDescription | undefined> {
-    const placement = await this.manager.catalog.getPlacement(family);
+    const placement = await this.catalog.getPlacement(family);
     if (placement === undefined) return undefined;
-    const fields = await this.manager.catalog.getColumns(family);
+    const fields = await this.catalog.getColumns(family);
     const estimates = await this.rowEstimates([placement]);
     return this.describePlacement(placement, fields, estimates.get(family) ?? null);
   }
@@ -72,13 +74,7 @@ export class DescribeService {
     await Promise.all(
       [...byShard.entries()].map(async ([shard, families]) => {
         try {
-          await this.manager.withShard(shard, undefined, async (pool) => {
-            const rows = (await pool.writer('information_schema.TABLES')
-              .select({ name: 'TABLE_NAME', rows: 'TABLE_ROWS' })
-              .where('TABLE_SCHEMA', pool.config.database)
-              .whereIn('TABLE_NAME', families)) as Array<{ name: string; rows: number | string | null }>;
-            for (const row of rows) estimates.set(row.name, Number(row.rows ?? 0));
-          });
+          for (const [name, rows] of await this.manager.rowEstimates(shard, families)) estimates.set(name, rows);
         } catch {
           // A down shard only loses its estimates; describe itself still answers.
         }

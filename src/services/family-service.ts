@@ -6,13 +6,11 @@
  * ONLY, statement time limit). No SQL text from a client reaches the
  * database here. Knows nothing of HTTP.
  */
-import type { QueryError } from 'mysql2';
 import { familyNotFound } from '../errors/app-error.js';
 import { ID_COLUMN, validateFamilyName } from '../schema/identifiers.js';
-import type { SqlValue } from '../schema/coerce-value.js';
 import { compileRowsQuery, type FilterColumn } from '../query/compile-filter.js';
-import { castCell, type CastField, type CellValue } from '../query/result-types.js';
-import { withConnection, type PooledConnection } from '../query/run-select.js';
+import type { CellValue } from '../query/result-types.js';
+import { runSelect } from '../query/run-select.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { DescribeService, TableDescription } from './describe-service.js';
 
@@ -92,50 +90,18 @@ export class FamilyService {
       limit: request.limit,
       offset: request.offset,
     });
-    const rows = await this.manager.withShard(info.shard, family, (pool) =>
-      withConnection(pool.reader, (connection) => selectRows(connection, compiled.sql, compiled.values, compiled.columns)),
+    // The compiled SELECT asks for limit + 1 rows: one past the cap means more match.
+    const page = await this.manager.withReader(info.shard, family, (connection) =>
+      runSelect(connection, compiled.sql, compiled.limit, compiled.values),
     );
-    const hasMore = rows.length > compiled.limit;
     return {
       family,
       shard: info.shard,
-      rows: hasMore ? rows.slice(0, compiled.limit) : rows,
+      rows: page.rows,
       limit: compiled.limit,
       offset: compiled.offset,
-      hasMore,
+      hasMore: page.truncated,
       elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
     };
   }
-}
-
-/**
- * Runs a compiled SELECT with its values bound by mysql2 (placeholders, never
- * text concatenation) and shapes each row as an object in `names` order.
- */
-function selectRows(connection: PooledConnection, sql: string, values: SqlValue[], names: readonly string[]): Promise<Array<Record<string, CellValue>>> {
-  return new Promise((resolve, reject) => {
-    connection.query(
-      {
-        sql,
-        values,
-        rowsAsArray: true,
-        typeCast: (field: CastField, next: () => unknown) => castCell(field, next),
-      },
-      (error: QueryError | null, rows: unknown) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        resolve(
-          (rows as CellValue[][]).map((row) => {
-            const object: Record<string, CellValue> = {};
-            names.forEach((name, index) => {
-              object[name] = row[index] ?? null;
-            });
-            return object;
-          }),
-        );
-      },
-    );
-  });
 }

@@ -3,7 +3,8 @@
  * Used by /readyz and by GraphQL's `shards`.
  */
 import type { ShardManager } from '../shards/shard-manager.js';
-import type { Placement } from '../shards/catalog.js';
+import type { Catalog, Placement } from '../shards/catalog.js';
+import { withTimeout } from '../shards/connection.js';
 
 /** One shard as operators see it (never with credentials). */
 export interface ShardStatus {
@@ -24,12 +25,17 @@ export interface Readiness {
   shards: ShardStatus[];
 }
 
+/** How long a readiness probe waits for a server, milliseconds. */
+const PROBE_TIMEOUT_MS = 3000;
+
 /** Probes shards and the catalog. */
 export class HealthService {
   private readonly manager: ShardManager;
+  private readonly catalog: Catalog;
 
-  constructor(manager: ShardManager) {
+  constructor(manager: ShardManager, catalog: Catalog) {
     this.manager = manager;
+    this.catalog = catalog;
   }
 
   /** Pings every shard (SELECT 1 with a short timeout) and the catalog. */
@@ -44,10 +50,7 @@ export class HealthService {
       this.manager.shards.map(async (pool): Promise<ShardStatus> => {
         const base = { name: pool.id, address: pool.address, database: pool.config.database };
         try {
-          const info = await this.manager.withShard(pool.id, undefined, async (p) => {
-            await withTimeout(p.writer.raw('SELECT 1'), 3000);
-            return p.ready();
-          });
+          const info = await this.manager.probe(pool.id, PROBE_TIMEOUT_MS);
           return { ...base, reachable: true, version: info.version, error: null };
         } catch (error) {
           return { ...base, reachable: false, version: null, error: error instanceof Error ? error.message : String(error) };
@@ -63,7 +66,7 @@ export class HealthService {
 
   private async probeCatalog(): Promise<{ reachable: boolean; error: string | null }> {
     try {
-      await withTimeout(this.manager.catalog.ping(), 3000);
+      await withTimeout(this.catalog.ping(), PROBE_TIMEOUT_MS);
       return { reachable: true, error: null };
     } catch (error) {
       return { reachable: false, error: error instanceof Error ? error.message : String(error) };
@@ -71,10 +74,3 @@ export class HealthService {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -4,19 +4,17 @@
  * their raw_logs copies in one transaction on the family's shard. A rejected
  * request writes nothing anywhere. Knows nothing of HTTP.
  */
-import type { Knex } from 'knex';
-import { escape } from 'mysql2';
-import { buildInsertStatements, statementOf, transactionRoundTrips, type StatementParts } from '../ingest/insert-sql.js';
-import { execute, withConnection } from '../query/run-select.js';
+import { buildInsertStatements } from '../ingest/insert-sql.js';
+import { statementOf, type StatementParts } from '../shards/write-transaction.js';
+import { recordKeySql } from '../shards/idempotency-store.js';
 import type { Logger } from '../logging/logger.js';
-import { AppError, badInput } from '../errors/app-error.js';
+import { badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
 import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
 import { parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
 import { eventTuples } from '../ingest/event-literals.js';
 import { quoteString } from '../schema/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
-import { DEFAULT_MAX_ALLOWED_PACKET, IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
 import { describeColumns, type ColumnDescription } from '../schema/columns.js';
 import type { Clock } from './clock.js';
 import { toSqlDateTime } from '../schema/time.js';
@@ -147,42 +145,7 @@ export class IngestService {
     const described = describeColumns(info.fields);
     const stored: StoredResponse = { family, ingested: prepared.count, shard: info.shard };
 
-    const outcome = await manager.withShard(info.shard, family, async (pool) => {
-      if (key !== undefined) {
-        const earlier = await this.findApplied(pool.writer, family, key);
-        if (earlier !== undefined) return { replayed: earlier };
-        // An expired entry for this key is removed outside the write
-        // transaction: inside it, the DELETE's next-key lock (taken even when
-        // nothing matches) made concurrent retries of one key deadlock on the
-        // INSERT below instead of one of them hitting the duplicate key.
-        await pool.writer.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at < ?`, [
-          family,
-          key,
-          toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000)),
-        ]);
-      }
-      const statements =
-        key === undefined
-          ? prepared.statements
-          : [
-              statementOf(
-                `INSERT INTO ${IDEMPOTENCY_TABLE} (family, idem_key, response, created_at) VALUES (${escape(family)}, ${escape(key)}, ${escape(JSON.stringify(stored))}, ${escape(now)})`,
-              ),
-              ...prepared.statements,
-            ];
-      try {
-        await writeInTransaction(pool.ingest, statements, (await pool.ready()).maxAllowedPacket);
-      } catch (error) {
-        // Another request with the same key committed first: answer as it did.
-        if (key !== undefined && isDuplicateKeyError(error)) {
-          const earlier = await this.findApplied(pool.writer, family, key);
-          if (earlier !== undefined) return { replayed: earlier };
-        }
-        throw error;
-      }
-      return { replayed: undefined };
-    });
-
+    const outcome = await this.applyOnce(info.shard, prepared, stored);
     if (outcome.replayed !== undefined) {
       logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
       return { ...outcome.replayed, columns: described, replayed: true };
@@ -191,14 +154,39 @@ export class IngestService {
     return { ...stored, columns: described, replayed: false };
   }
 
-  private async findApplied(knex: Knex, family: string, key: string): Promise<StoredResponse | undefined> {
-    const cutoff = toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
-    const [rows] = (await knex.raw(
-      `SELECT response FROM ${IDEMPOTENCY_TABLE} WHERE family = ? AND idem_key = ? AND created_at >= ?`,
-      [family, key, cutoff],
-    )) as [Array<{ response: string }>];
-    const row = rows[0];
-    return row === undefined ? undefined : (JSON.parse(row.response) as StoredResponse);
+  /**
+   * Writes the prepared statements in one transaction on `shard`. With an
+   * Idempotency-Key, the key is recorded in that same transaction, and a key
+   * already applied (by this request's earlier try, or by a concurrent one
+   * that committed first) answers the stored response instead.
+   */
+  private async applyOnce(shard: string, prepared: PreparedIngest, stored: StoredResponse): Promise<{ replayed: StoredResponse | undefined }> {
+    const { manager } = this.options;
+    const { family, idempotencyKey: key, now } = prepared;
+    if (key === undefined) {
+      await manager.writeTransaction(shard, family, prepared.statements);
+      return { replayed: undefined };
+    }
+    const cutoff = this.idempotencyCutoff();
+    const earlier = await manager.findIdempotentResponse(shard, family, key, cutoff);
+    if (earlier !== undefined) return { replayed: JSON.parse(earlier) as StoredResponse };
+    await manager.forgetExpiredIdempotencyKey(shard, family, key, cutoff);
+    try {
+      await manager.writeTransaction(shard, family, [statementOf(recordKeySql(family, key, JSON.stringify(stored), now)), ...prepared.statements]);
+    } catch (error) {
+      // Another request with the same key committed first: answer as it did.
+      if (isDuplicateKeyError(error)) {
+        const winner = await manager.findIdempotentResponse(shard, family, key, cutoff);
+        if (winner !== undefined) return { replayed: JSON.parse(winner) as StoredResponse };
+      }
+      throw error;
+    }
+    return { replayed: undefined };
+  }
+
+  /** Keys recorded before this time (DATETIME(6) text) have expired. */
+  private idempotencyCutoff(): string {
+    return toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
   }
 
   /** The seed's per-request and per-event log lines, at debug level only. */
@@ -225,47 +213,4 @@ function validateIdempotencyKey(key: string | undefined): string | undefined {
     });
   }
   return key;
-}
-
-/** Room left in a packet for the protocol's own bytes (command byte and headers). */
-const PACKET_SLACK_BYTES = 1024;
-
-/**
- * Runs `statements` as one transaction on a multi-statement connection of
- * `knex`, in a single round trip unless the text is larger than one packet of
- * `maxPacketBytes` (the server's max_allowed_packet) can carry; then in
- * several, split between statements (transactionRoundTrips). The server stops
- * at the first failing statement, before COMMIT, so on any error the
- * transaction is rolled back and nothing of it stays.
- * @throws AppError PAYLOAD_TOO_LARGE, before sending anything, when one
- *   statement alone (one huge row) is larger than a packet.
- */
-export async function writeInTransaction(
-  knex: Knex,
-  statements: readonly StatementParts[],
-  maxPacketBytes = DEFAULT_MAX_ALLOWED_PACKET,
-): Promise<void> {
-  const packetBytes = maxPacketBytes - PACKET_SLACK_BYTES;
-  // A character is at most 3 UTF-8 bytes: texts this short always fit.
-  const safeChars = Math.floor(packetBytes / 3);
-  const roundTrips = transactionRoundTrips(statements, safeChars);
-  for (const text of roundTrips) {
-    const bytes = text.length > safeChars ? Buffer.byteLength(text, 'utf8') : 0;
-    if (bytes > packetBytes) {
-      throw new AppError(
-        'PAYLOAD_TOO_LARGE',
-        `an event in this request is too large for the shard: the INSERT holding it is ${bytes} bytes, more than the server's max_allowed_packet (${maxPacketBytes} bytes); shrink the event, or raise max_allowed_packet on the server`,
-        { statementBytes: bytes, maxAllowedPacket: maxPacketBytes },
-      );
-    }
-  }
-  if (roundTrips.length === 0) return;
-  await withConnection(knex, async (connection) => {
-    try {
-      for (const text of roundTrips) await execute(connection, text);
-    } catch (error) {
-      await execute(connection, 'ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  });
 }

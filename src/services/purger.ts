@@ -17,6 +17,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.js';
 import type { ShardManager } from '../shards/shard-manager.js';
+import type { Catalog } from '../shards/catalog.js';
 import type { Placement } from '../shards/catalog.js';
 import { policyCutoff, type PurgeOutcome, type RetentionService } from './retention-service.js';
 import type { Clock } from './clock.js';
@@ -53,6 +54,8 @@ export type PurgerEvent =
 export interface PurgerOptions {
   retention: RetentionService;
   manager: ShardManager;
+  /** Leases keep each purge to one process at a time. */
+  catalog: Catalog;
   logger: Logger;
   clock: Clock;
   /** Seconds between the end of one round and the start of the next (config.retention.purgeIntervalSeconds, > 0). */
@@ -161,7 +164,7 @@ export class Purger {
   private keepLease(lease: string): () => Promise<boolean> {
     return async () => {
       if (this.stopping) return false;
-      const held = await this.options.manager.catalog.tryLease(lease, this.holder, this.leaseTtlMs);
+      const held = await this.options.catalog.tryLease(lease, this.holder, this.leaseTtlMs);
       if (!held) this.options.logger.warn({ lease, holder: this.holder }, 'retention purger lost its lease; stopping this purge');
       return held;
     };
@@ -171,7 +174,7 @@ export class Purger {
     const { manager, retention, logger, clock } = this.options;
     const lease = `purge:${family}`;
     try {
-      if (!(await manager.catalog.tryLease(lease, this.holder, this.leaseTtlMs))) {
+      if (!(await this.options.catalog.tryLease(lease, this.holder, this.leaseTtlMs))) {
         logger.debug({ family, holder: this.holder }, 'retention purge skipped: another process holds the lease');
         this.emit({ type: 'busy', family, holder: this.holder, at: Date.now() });
         return;
@@ -191,7 +194,7 @@ export class Purger {
       logger.warn({ err: error, family }, 'retention purge failed, retrying next round');
       this.emit({ type: 'failed', family, holder: this.holder, at: Date.now(), error });
     } finally {
-      await manager.catalog.releaseLease(lease, this.holder).catch((error: unknown) => {
+      await this.options.catalog.releaseLease(lease, this.holder).catch((error: unknown) => {
         logger.warn({ err: error, lease }, 'retention purger: lease release failed; it expires by itself');
       });
     }
@@ -201,7 +204,7 @@ export class Purger {
     const { manager, retention, logger } = this.options;
     const lease = `purge-idempotency:${shard}`;
     try {
-      if (!(await manager.catalog.tryLease(lease, this.holder, this.leaseTtlMs))) return;
+      if (!(await this.options.catalog.tryLease(lease, this.holder, this.leaseTtlMs))) return;
     } catch (error) {
       logger.warn({ err: error, shard }, 'retention purger: cannot take the lease, retrying next round');
       return;
@@ -211,7 +214,7 @@ export class Purger {
     } catch (error) {
       logger.warn({ err: error, shard }, 'expiring idempotency keys failed, retrying next round');
     } finally {
-      await manager.catalog.releaseLease(lease, this.holder).catch(() => undefined);
+      await this.options.catalog.releaseLease(lease, this.holder).catch(() => undefined);
     }
   }
 }

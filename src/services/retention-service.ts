@@ -4,27 +4,16 @@
  * the family's raw_logs rows on its shard. Also expires old Idempotency-Keys.
  * Knows nothing of HTTP and nothing of scheduling (that is purger.ts).
  *
- * How a purge deletes, and why: rows are deleted in bounded batches, each
- * its own short autocommit statement, so ingest into the same family keeps
- * flowing. A batch first reads up to `batchSize` ids with
- * `_ingested_at < cut-off` through the `_ingested_at` index (a plain
- * consistent read, no locks), then deletes exactly those ids by primary key
- * (record locks on rows nobody else writes: events are never updated). A
- * range DELETE over `_ingested_at` would instead take InnoDB next-key locks
- * up to the first row at or after the cut-off, and when no such row exists
- * that includes the supremum record, which blocks concurrent inserts at the
- * end of the index for the whole statement. The cut-off is repeated in the
- * DELETE so nothing ingested at or after it can go, whatever happened in
- * between.
+ * Each batch is one short statement pair on the shard (shards/purge-batch.ts
+ * says how and why), so ingest into the same family keeps flowing.
  */
 import type { Logger } from '../logging/logger.js';
 import { AppError, familyNotFound } from '../errors/app-error.js';
 import { isNoSuchTableError } from '../errors/mysql-errors.js';
-import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier, validateFamilyName } from '../schema/identifiers.js';
+import { RAW_LOGS_TABLE, validateFamilyName } from '../schema/identifiers.js';
 import { parseDurationSeconds } from '../config/config.js';
 import type { ShardManager } from '../shards/shard-manager.js';
-import type { ShardPool } from '../shards/shard-pool.js';
-import { IDEMPOTENCY_TABLE } from '../shards/shard-pool.js';
+import type { Catalog } from '../shards/catalog.js';
 import type { Clock } from './clock.js';
 import { ValueCoercionError, epochMicrosToIso, instantToEpochMicros, isoToSqlDateTime, parseIsoInstant, toSqlDateTime } from '../schema/time.js';
 
@@ -83,6 +72,7 @@ export interface Cutoff {
 /** Settings of the retention service. */
 export interface RetentionServiceOptions {
   manager: ShardManager;
+  catalog: Catalog;
   logger: Logger;
   clock: Clock;
   /** Rows per purge batch (config.retention.purgeBatchSize). */
@@ -229,7 +219,7 @@ export class RetentionService {
    */
   async getRetention(family: string): Promise<RetentionPolicy> {
     const name = validateFamilyName(family);
-    const placement = await this.options.manager.catalog.getPlacement(name);
+    const placement = await this.options.catalog.getPlacement(name);
     if (placement === undefined) throw familyNotFound(name);
     return { family: name, retentionSeconds: placement.retentionSeconds };
   }
@@ -243,7 +233,7 @@ export class RetentionService {
   async setRetention(family: string, retention: unknown): Promise<RetentionPolicy> {
     const name = validateFamilyName(family);
     const seconds = parseRetention(retention);
-    if (!(await this.options.manager.catalog.setRetention(name, seconds))) throw familyNotFound(name);
+    if (!(await this.options.catalog.setRetention(name, seconds))) throw familyNotFound(name);
     this.options.logger.info({ family: name, retentionSeconds: seconds }, 'retention policy set');
     return { family: name, retentionSeconds: seconds };
   }
@@ -256,7 +246,7 @@ export class RetentionService {
    */
   async clearRetention(family: string): Promise<{ family: string; retentionSeconds: null }> {
     const name = validateFamilyName(family);
-    if (!(await this.options.manager.catalog.setRetention(name, null))) throw familyNotFound(name);
+    if (!(await this.options.catalog.setRetention(name, null))) throw familyNotFound(name);
     this.options.logger.info({ family: name }, 'retention policy cleared');
     return { family: name, retentionSeconds: null };
   }
@@ -300,10 +290,8 @@ export class RetentionService {
       first = false;
       return true;
     };
-    await manager.withShard(shard, family, async (pool) => {
-      deleted = await this.deleteInBatches(pool, family, cutoff, false, next);
-      if (complete) deletedRaw = await this.deleteInBatches(pool, RAW_LOGS_TABLE, cutoff, true, next, family);
-    });
+    deleted = await this.deleteInBatches(shard, family, family, cutoff, next);
+    if (complete) deletedRaw = await this.deleteInBatches(shard, family, RAW_LOGS_TABLE, cutoff, next);
     const outcome: PurgeOutcome = {
       family,
       shard,
@@ -324,45 +312,24 @@ export class RetentionService {
 
   /**
    * Deletes rows of `table` (the family table, or raw_logs filtered on
-   * `family`) with `_ingested_at < cutoff`, one batch per statement pair,
-   * until a batch finds fewer than batchSize rows. Returns rows deleted.
+   * `family`) with `_ingested_at < cutoff`, one batch at a time, until a batch
+   * finds fewer than batchSize rows. Returns rows deleted.
    */
-  private async deleteInBatches(
-    pool: ShardPool,
-    table: string,
-    cutoff: Cutoff,
-    raw: boolean,
-    next: () => Promise<boolean>,
-    family?: string,
-  ): Promise<number> {
-    const knex = pool.writer;
-    const batch = this.options.batchSize;
-    const t = quoteIdentifier(table);
-    const at = quoteIdentifier(INGESTED_AT_COLUMN);
-    // raw_logs: the (family, _ingested_at) index serves both the filter and the order.
-    const where = raw ? `family = ? AND ${at} < ?` : `${at} < ?`;
-    const whereBindings = raw ? [family ?? '', cutoff.sql] : [cutoff.sql];
+  private async deleteInBatches(shard: string, family: string, table: string, cutoff: Cutoff, next: () => Promise<boolean>): Promise<number> {
+    const batchSize = this.options.batchSize;
     let total = 0;
     for (;;) {
       if (!(await next())) return total;
-      let ids: Array<number | string>;
+      let result;
       try {
-        const [rows] = (await knex.raw(`SELECT id FROM ${t} WHERE ${where} ORDER BY ${at} LIMIT ?`, [...whereBindings, batch])) as [
-          Array<{ id: number | string }>,
-        ];
-        ids = rows.map((row) => row.id);
+        result = await this.options.manager.deletePurgeBatch(shard, { family, table, cutoffSql: cutoff.sql, batchSize });
       } catch (error) {
         // A placed family whose table was never created (its first ingest failed) holds nothing.
-        if (!raw && isNoSuchTableError(error)) return total;
+        if (table !== RAW_LOGS_TABLE && isNoSuchTableError(error)) return total;
         throw error;
       }
-      if (ids.length === 0) return total;
-      const [result] = (await knex.raw(`DELETE FROM ${t} WHERE id IN (${ids.map(() => '?').join(',')}) AND ${where}`, [
-        ...ids,
-        ...whereBindings,
-      ])) as [{ affectedRows: number }];
-      total += result.affectedRows;
-      if (ids.length < batch) return total;
+      total += result.deleted;
+      if (result.found < batchSize) return total;
     }
   }
 
@@ -374,18 +341,14 @@ export class RetentionService {
   async purgeExpiredIdempotencyKeys(shardId: string, continueBatch?: () => Promise<boolean>): Promise<number> {
     const cutoff = toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
     const batch = this.options.batchSize;
-    return this.options.manager.withShard(shardId, undefined, async (pool) => {
-      let total = 0;
-      for (let first = true; ; first = false) {
-        if (!first && continueBatch !== undefined && !(await continueBatch())) break;
-        const [result] = (await pool.writer.raw(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE created_at < ? LIMIT ?`, [cutoff, batch])) as [
-          { affectedRows: number },
-        ];
-        total += result.affectedRows;
-        if (result.affectedRows < batch) break;
-      }
-      if (total > 0) this.options.logger.info({ shard: shardId, deleted: total }, 'expired idempotency keys purged');
-      return total;
-    });
+    let total = 0;
+    for (let first = true; ; first = false) {
+      if (!first && continueBatch !== undefined && !(await continueBatch())) break;
+      const deleted = await this.options.manager.purgeExpiredIdempotencyKeys(shardId, cutoff, batch);
+      total += deleted;
+      if (deleted < batch) break;
+    }
+    if (total > 0) this.options.logger.info({ shard: shardId, deleted: total }, 'expired idempotency keys purged');
+    return total;
   }
 }

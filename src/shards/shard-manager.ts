@@ -17,7 +17,11 @@ import { ID_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
 import { addColumnsSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
 import type { Catalog, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
-import type { ShardPool } from './shard-pool.js';
+import type { ServerInfo, ShardPool } from './shard-pool.js';
+import { withConnection, withTimeout, type PooledConnection } from './connection.js';
+import { writeInTransaction, type StatementParts } from './write-transaction.js';
+import { findIdempotentResponse, forgetExpiredKey, purgeExpiredKeys } from './idempotency-store.js';
+import { deletePurgeBatch, type PurgeBatch, type PurgeBatchResult } from './purge-batch.js';
 
 /** A family as the gateway knows it: where it lives and its declared fields. */
 export interface FamilyInfo {
@@ -128,6 +132,85 @@ export class ShardManager {
     } catch (error) {
       throw translateMysqlError(error, family === undefined ? { shard: id } : { shard: id, family });
     }
+  }
+
+  /**
+   * Runs `work` on one reader connection of shard `id`: a READ ONLY session
+   * with the statement time limit, for users' SQL and structured reads.
+   */
+  withReader<T>(id: string, family: string | undefined, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
+    return this.withShard(id, family, (pool) => withConnection(pool.reader, work));
+  }
+
+  /**
+   * Runs `work` on one writer session of shard `id`, with the server's info:
+   * federation stages TEMPORARY tables there, which live as long as the session.
+   */
+  withSession<T>(id: string, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+    return this.withShard(id, undefined, async (pool) => {
+      const info = await pool.ready();
+      return withConnection(pool.writer, (connection) => work(connection, info));
+    });
+  }
+
+  /** The server's flavor, version and packet size of shard `id` (bootstrapping it if needed). Throws SHARD_UNAVAILABLE. */
+  serverInfo(id: string): Promise<ServerInfo> {
+    return this.withShard(id, undefined, (pool) => pool.ready());
+  }
+
+  /**
+   * Runs `statements` as one transaction on shard `id` (shards/write-transaction.ts):
+   * all of them or, on any error, none. Throws PAYLOAD_TOO_LARGE before sending
+   * a statement larger than the server's max_allowed_packet, else the driver's error
+   * translated (SHARD_UNAVAILABLE, ...); a duplicate key keeps `serverCode` ER_DUP_ENTRY.
+   */
+  writeTransaction(id: string, family: string, statements: readonly StatementParts[]): Promise<void> {
+    return this.withShard(id, family, async (pool) => writeInTransaction(pool.ingest, statements, (await pool.ready()).maxAllowedPacket));
+  }
+
+  /** The stored first answer to `key` of `family` on shard `id`, if recorded at or after `notBefore`. */
+  findIdempotentResponse(id: string, family: string, key: string, notBefore: string): Promise<string | undefined> {
+    return this.withShard(id, family, (pool) => findIdempotentResponse(pool.writer, family, key, notBefore));
+  }
+
+  /** Removes an expired entry of `key` (recorded before `before`) so the key can be used again. */
+  forgetExpiredIdempotencyKey(id: string, family: string, key: string, before: string): Promise<void> {
+    return this.withShard(id, family, (pool) => forgetExpiredKey(pool.writer, family, key, before));
+  }
+
+  /** Deletes up to `batch` Idempotency-Keys recorded before `before` on shard `id`; returns how many went. */
+  purgeExpiredIdempotencyKeys(id: string, before: string, batch: number): Promise<number> {
+    return this.withShard(id, undefined, (pool) => purgeExpiredKeys(pool.writer, before, batch));
+  }
+
+  /** One purge batch on shard `id` (shards/purge-batch.ts). */
+  deletePurgeBatch(id: string, batch: PurgeBatch): Promise<PurgeBatchResult> {
+    return this.withShard(id, batch.family, (pool) => deletePurgeBatch(pool.writer, batch));
+  }
+
+  /** InnoDB's row estimate of each of `families` on shard `id` (information_schema.TABLES.TABLE_ROWS). */
+  rowEstimates(id: string, families: readonly string[]): Promise<Map<string, number>> {
+    return this.withShard(id, undefined, async (pool) => {
+      const rows = (await pool.writer('information_schema.TABLES')
+        .select({ name: 'TABLE_NAME', rows: 'TABLE_ROWS' })
+        .where('TABLE_SCHEMA', pool.config.database)
+        .whereIn('TABLE_NAME', families)) as Array<{ name: string; rows: number | string | null }>;
+      return new Map(rows.map((row) => [row.name, Number(row.rows ?? 0)]));
+    });
+  }
+
+  /** Checks that shard `id` answers `SELECT 1` within `timeoutMs`; returns its info. Throws SHARD_UNAVAILABLE or a timeout Error. */
+  probe(id: string, timeoutMs: number): Promise<ServerInfo> {
+    return this.withShard(id, undefined, async (pool) => {
+      await withTimeout(pool.writer.raw('SELECT 1'), timeoutMs);
+      return pool.ready();
+    });
+  }
+
+  /** Distinct shard ids holding at least one family (so raw_logs rows), in configuration order. */
+  async shardsWithFamilies(): Promise<string[]> {
+    const placed = new Set(await this.catalog.shardsWithFamilies());
+    return this.shards.map((pool) => pool.id).filter((id) => placed.has(id));
   }
 
   /**

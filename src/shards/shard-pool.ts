@@ -12,11 +12,9 @@ import mysql from 'mysql2/promise';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
-import { quoteIdentifier, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
+import { quoteIdentifier } from '../schema/identifiers.js';
+import { idempotencyTableSql, rawLogsTableSql } from '../schema/internal-tables.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
-
-/** Table of applied Idempotency-Keys on every shard. */
-export const IDEMPOTENCY_TABLE = 'databalancer_idempotency';
 
 /**
  * Session settings for every connection: strict mode so bad values fail
@@ -233,30 +231,11 @@ export class ShardPool {
   }
 
   private async createShardTables(connection: mysql.Connection): Promise<void> {
-    // raw_logs keeps the seed's visible columns (id, family, log); the
-    // ingestion time is INVISIBLE so SELECT * stays as in the seed.
-    await connection.query(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(RAW_LOGS_TABLE)} (
-         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-         log JSON NOT NULL,
-         ${quoteIdentifier(INGESTED_AT_COLUMN)} DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) INVISIBLE,
-         KEY family_ingested_at (family, ${quoteIdentifier(INGESTED_AT_COLUMN)})
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
-    );
-    await connection.query(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(IDEMPOTENCY_TABLE)} (
-         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-         idem_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-         response TEXT NOT NULL,
-         created_at DATETIME(6) NOT NULL,
-         PRIMARY KEY (family, idem_key),
-         KEY created_at (created_at)
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
-    );
+    await connection.query(rawLogsTableSql());
+    await connection.query(idempotencyTableSql());
   }
 
-  /** Destroys both pools. */
+  /** Destroys every pool of this shard. */
   async close(): Promise<void> {
     await Promise.allSettled([this.writer.destroy(), this.reader.destroy(), this.ingest.destroy()]);
   }

@@ -4,8 +4,7 @@
  * nothing behind, and the pooled connection must stay usable.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { statementOf } from '../../src/ingest/insert-sql.js';
-import { writeInTransaction } from '../../src/services/ingest-service.js';
+import { statementOf, writeInTransaction } from '../../src/shards/write-transaction.js';
 import { ingest, onShard, startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');

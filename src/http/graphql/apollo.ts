@@ -43,14 +43,6 @@ const APOLLO_CODES: ReadonlySet<string> = new Set<string>([
   ApolloServerErrorCode.BAD_REQUEST,
 ]);
 
-/** Options for tests and tools. */
-export interface GraphqlOptions {
-  /** Send stack traces to clients (only ever for NODE_ENV=development); default false. */
-  development?: boolean;
-  /** The SDL; default: schema.graphql at the repository root. */
-  typeDefs?: string;
-}
-
 /** What happened to an error on its way out: used for logging. */
 export type ErrorDisposition = 'coded' | 'apollo' | 'masked';
 
@@ -69,11 +61,10 @@ export function classifyGraphqlError(formatted: GraphQLFormattedError, error: un
  * `extensions.code` = the REST code and its details as further extensions;
  * Apollo's request errors (parse, validation, variable coercion) keep
  * Apollo's codes; anything else becomes INTERNAL_SERVER_ERROR with REST's
- * generic message. Stack traces only when `development`.
+ * generic message. Never a stack trace (the log has them).
  */
-export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown, development = false): GraphQLFormattedError {
+export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
-  const stack = development && original instanceof Error && original.stack !== undefined ? { stacktrace: original.stack.split('\n') } : {};
   const where = {
     ...(formatted.locations === undefined ? {} : { locations: formatted.locations }),
     ...(formatted.path === undefined ? {} : { path: formatted.path }),
@@ -81,14 +72,14 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   switch (classifyGraphqlError(formatted, error)) {
     case 'coded': {
       const appError = original as { code: string; message: string; details: Record<string, unknown> };
-      return { message: appError.message, ...where, extensions: { ...appError.details, code: appError.code, ...stack } };
+      return { message: appError.message, ...where, extensions: { ...appError.details, code: appError.code } };
     }
     case 'apollo': {
       const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions: { ...extensions, ...stack } };
+      return { ...formatted, extensions };
     }
     case 'masked':
-      return { message: MASKED_MESSAGE, ...where, extensions: { code: 'INTERNAL_SERVER_ERROR', ...stack } };
+      return { message: MASKED_MESSAGE, ...where, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   }
 }
 
@@ -132,16 +123,15 @@ function loadSchemaText(): string {
  * limits from config.graphql, errors shaped by formatGraphqlError, and
  * Apollo's reporting, tracing and cache-control plugins off. Not started.
  */
-export function createApolloServer(config: Config, options: GraphqlOptions = {}): ApolloServer<GraphqlContext> {
-  const development = options.development ?? false;
+export function createApolloServer(config: Config): ApolloServer<GraphqlContext> {
   return new ApolloServer<GraphqlContext>({
-    typeDefs: options.typeDefs ?? loadSchemaText(),
+    typeDefs: loadSchemaText(),
     resolvers,
     introspection: config.graphql.introspection,
     // main.ts owns signal handling; Apollo stops with the fastify server (registerGraphql).
     stopOnTerminationSignals: false,
-    includeStacktraceInErrorResponses: development,
-    formatError: (formatted, error) => formatGraphqlError(formatted, error, development),
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatGraphqlError(formatted, error),
     validationRules: [depthLimitRule(config.graphql.maxDepth), costLimitRule(config.graphql.maxCost)],
     plugins: [
       config.graphql.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
@@ -161,8 +151,8 @@ export function createApolloServer(config: Config, options: GraphqlOptions = {})
  * Starts Apollo Server (createApolloServer) and serves it on `server` at
  * /graphql (GET, POST, OPTIONS). Apollo is stopped when `server` closes.
  */
-export async function registerGraphql(server: FastifyInstance, services: Services, config: Config, options: GraphqlOptions = {}): Promise<void> {
-  const apollo = createApolloServer(config, options);
+export async function registerGraphql(server: FastifyInstance, services: Services, config: Config): Promise<void> {
+  const apollo = createApolloServer(config);
   await apollo.start();
   // Not fastifyApolloDrainPlugin: it closes fastify from apollo.stop(), while
   // here fastify's close (App.close) is what stops Apollo.

@@ -1,11 +1,11 @@
 /**
- * REST shims for the seed's endpoints: PUT /api/log, POST /api/query,
- * GET /api/describe. They parse, call one service, and return its result in
- * the seed's shapes.
+ * REST shims for a family's events: PUT /api/log (the seed's ingest, exact
+ * shapes) and DELETE /api/log/{family}?before= (purge). They parse, call one
+ * service, and return its result.
  */
 import type { FastifyInstance } from 'fastify';
-import { badInput } from '../../errors/app-error.js';
 import type { Services } from '../../services/services.js';
+import { requireObject } from './request-body.js';
 
 interface IngestBody {
   family?: unknown;
@@ -13,7 +13,7 @@ interface IngestBody {
   logs?: unknown;
 }
 
-/** Registers the seed-compatible routes. */
+/** Registers PUT /api/log and DELETE /api/log/{family}. */
 export function registerLogRoutes(app: FastifyInstance, services: Services): void {
   app.put<{ Body: IngestBody | undefined }>('/api/log', { config: { keepBodyText: true } }, async (request) => {
     const body = requireObject(request.body);
@@ -32,19 +32,8 @@ export function registerLogRoutes(app: FastifyInstance, services: Services): voi
     return services.ingest.write(prepared);
   });
 
-  app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request) => {
-    const body = requireObject(request.body);
-    const result = await services.query.query(body.query);
-    return result.truncated ? { results: result.results, truncated: true } : { results: result.results };
-  });
-
-  app.get('/api/describe', async () => services.describe.describe());
-}
-
-/** The body must be a JSON object; anything else is BAD_USER_INPUT. */
-export function requireObject(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw badInput('the request body must be a JSON object', {});
-  }
-  return body as Record<string, unknown>;
+  // Answers {"family", "deleted", "deletedRaw", "before"}.
+  app.delete<{ Params: { family: string }; Querystring: { before?: unknown } }>('/api/log/:family', async (request) =>
+    services.retention.purge(request.params.family, request.query.before),
+  );
 }

@@ -1,12 +1,12 @@
 /**
- * REST shims for retention: the per-family policy
- * (`GET|PUT|DELETE /api/families/:family/retention`) and on-demand purges
- * (`DELETE /api/log/:family?before=...`). They parse, call the retention
- * service, and return its result; errors go through the app's error handler.
+ * REST shims for a family's retention policy
+ * (`GET|PUT|DELETE /api/families/:family/retention`; on-demand purges are
+ * `DELETE /api/log/:family`, in log.routes.ts). They parse, call the
+ * retention service, and return its result.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services/services.js';
-import { requireObject } from './log.routes.js';
+import { requireObject } from './request-body.js';
 
 interface FamilyParams {
   family: string;
@@ -28,8 +28,4 @@ export function registerRetentionRoutes(app: FastifyInstance, services: Services
     services.retention.clearRetention(request.params.family),
   );
 
-  // Answers {"family", "deleted", "deletedRaw", "before"}.
-  app.delete<{ Params: FamilyParams; Querystring: { before?: unknown } }>('/api/log/:family', async (request) =>
-    services.retention.purge(request.params.family, request.query.before),
-  );
 }

@@ -9,6 +9,7 @@ import {
   MAX_IN_VALUES,
   type FilterColumn,
 } from '../../../src/query/compile-filter.js';
+import { codeOf } from '../../helpers/app-error.js';
 
 const columns: FilterColumn[] = [
   { name: 'id', type: 'int' },
@@ -23,16 +24,6 @@ const columns: FilterColumn[] = [
 ];
 
 const compile = (where: unknown) => compileFilter(where, 'dogs', columns);
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return (error as AppError).code;
-  }
-  throw new Error('expected an error');
-}
 
 describe('compileFilter', () => {
   it('matches everything when absent, null or empty', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors/app-error.js';
 import { tokenizeSql, validateSql, MAX_SQL_LENGTH } from '../../../src/query/validate-sql.js';
+import { appErrorOf } from '../../helpers/app-error.js';
 
 interface AcceptedFixture {
   comment: string;
@@ -21,16 +22,6 @@ function load<T>(name: string): T[] {
 const accepted = load<AcceptedFixture>('accepted.json');
 const rejected = load<RejectedFixture>('rejected.json');
 
-function errorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError, but nothing was thrown');
-}
-
 describe('validateSql fixtures', () => {
   it('has enough cases', () => {
     expect(accepted.length).toBeGreaterThanOrEqual(30);
@@ -47,7 +38,7 @@ describe('validateSql fixtures', () => {
   });
 
   it.each(rejected.map((f) => [f.comment, f] as const))('rejects: %s', (_comment, fixture) => {
-    const error = errorOf(() => validateSql(fixture.sql));
+    const error = appErrorOf(() => validateSql(fixture.sql));
     const { code, ...details } = fixture.expect;
     expect(error.code).toBe(code);
     expect(error.details).toMatchObject(details);
@@ -66,30 +57,30 @@ describe('validateSql', () => {
 
   it('refuses non-strings and oversized text as BAD_USER_INPUT', () => {
     for (const input of [undefined, null, 42, {}, ['SELECT 1']]) {
-      expect(errorOf(() => validateSql(input)).code).toBe('BAD_USER_INPUT');
+      expect(appErrorOf(() => validateSql(input)).code).toBe('BAD_USER_INPUT');
     }
     const long = `SELECT 1${' '.repeat(MAX_SQL_LENGTH)}`;
-    expect(errorOf(() => validateSql(long)).code).toBe('BAD_USER_INPUT');
+    expect(appErrorOf(() => validateSql(long)).code).toBe('BAD_USER_INPUT');
     expect(validateSql(`SELECT 1${' '.repeat(MAX_SQL_LENGTH - 8)}`).sql).toBe('SELECT 1');
-    expect(errorOf(() => validateSql('SELECT 1\u0000')).code).toBe('BAD_USER_INPUT');
+    expect(appErrorOf(() => validateSql('SELECT 1\u0000')).code).toBe('BAD_USER_INPUT');
   });
 
   it('names the refused function in message and details', () => {
-    const error = errorOf(() => validateSql('SELECT * FROM t WHERE id = (SELECT sleep(3))'));
+    const error = appErrorOf(() => validateSql('SELECT * FROM t WHERE id = (SELECT sleep(3))'));
     expect(error.code).toBe('QUERY_NOT_READ_ONLY');
     expect(error.message).toContain('function SLEEP is not allowed in queries');
     expect(error.details).toEqual({ reason: 'forbidden_function', function: 'SLEEP' });
   });
 
   it('tells the user to drop the database name from a qualified table', () => {
-    const error = errorOf(() => validateSql('SELECT * FROM databalancer.dog_registry'));
+    const error = appErrorOf(() => validateSql('SELECT * FROM databalancer.dog_registry'));
     expect(error.code).toBe('QUERY_TABLE_FORBIDDEN');
     expect(error.message).toContain('"dog_registry"');
     expect(error.details).toMatchObject({ table: 'databalancer.dog_registry' });
   });
 
   it('reports the parser position without a stack trace', () => {
-    const error = errorOf(() => validateSql('SELECT * FROM t WHERE'));
+    const error = appErrorOf(() => validateSql('SELECT * FROM t WHERE'));
     expect(error.code).toBe('QUERY_PARSE_FAILED');
     expect(error.message).toMatch(/offset \d+/);
     expect(error.message).toContain('Check the SQL syntax');
@@ -104,8 +95,8 @@ describe('validateSql', () => {
 
   it('does not see code inside comments, and does not miss code after them', () => {
     expect(validateSql('SELECT 1 -- SLEEP(1)\nFROM t').tables).toEqual(['t']);
-    expect(errorOf(() => validateSql('SELECT 1 # x\n, SLEEP(1)')).details).toMatchObject({ function: 'SLEEP' });
-    expect(errorOf(() => validateSql('SELECT 1 /* x */ , SLEEP(1)')).details).toMatchObject({ function: 'SLEEP' });
+    expect(appErrorOf(() => validateSql('SELECT 1 # x\n, SLEEP(1)')).details).toMatchObject({ function: 'SLEEP' });
+    expect(appErrorOf(() => validateSql('SELECT 1 /* x */ , SLEEP(1)')).details).toMatchObject({ function: 'SLEEP' });
     // The server ends a "#" comment only at "\n": a lone "\r" does not end it.
     expect(validateSql('SELECT 1 # x\r, SLEEP(1)\nFROM t').tables).toEqual(['t']);
   });
@@ -115,7 +106,7 @@ describe('validateSql', () => {
     // A backslash escapes the quote (default sql_mode), so this is one string...
     expect(validateSql("SELECT '\\' /*!50000 */'").tables).toEqual([]);
     // ...while an escaped backslash ends the string before the executable comment.
-    expect(errorOf(() => validateSql("SELECT '\\\\' /*!50000 */")).details).toMatchObject({
+    expect(appErrorOf(() => validateSql("SELECT '\\\\' /*!50000 */")).details).toMatchObject({
       reason: 'executable_comment',
     });
   });

@@ -12,16 +12,7 @@ import { parseDeclaredSchema, type DeclaredField } from '../../../src/schema/dec
 import type { DeclaredType } from '../../../src/schema/type-mapping.js';
 import dogRegistry from '../../fixtures/schemas/dog_registry.json' with { type: 'json' };
 import osqueryProcesses from '../../fixtures/schemas/osquery_processes.json' with { type: 'json' };
-
-function appErrorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError, nothing was thrown');
-}
+import { appErrorOf } from '../../helpers/app-error.js';
 
 function expectRejected(type: DeclaredType, value: unknown): void {
   expect(() => coerceValue(type, value)).toThrow(ValueCoercionError);

@@ -10,16 +10,7 @@ import {
 import dogRegistry from '../../fixtures/schemas/dog_registry.json' with { type: 'json' };
 import osqueryProcesses from '../../fixtures/schemas/osquery_processes.json' with { type: 'json' };
 import invalidSchemas from '../../fixtures/schemas/invalid_schemas.json' with { type: 'json' };
-
-function appErrorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError, nothing was thrown');
-}
+import { appErrorOf } from '../../helpers/app-error.js';
 
 function fieldsOf(count: number, prefix = 'f'): Record<string, string> {
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, 'int']));

@@ -12,17 +12,7 @@ import {
   validateFamilyName,
   validateFieldName,
 } from '../../../src/schema/identifiers.js';
-
-/** Runs `fn`, expecting an AppError; returns it for assertions on code and details. */
-function appErrorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError, nothing was thrown');
-}
+import { appErrorOf } from '../../helpers/app-error.js';
 
 describe('constants', () => {
   it('match the design', () => {

@@ -7,17 +7,9 @@ import {
   policyCutoff,
 } from '../../../src/services/retention-service.js';
 import { AppError } from '../../../src/errors/app-error.js';
+import { codeOf } from '../../helpers/app-error.js';
 
 const NOW = new Date('2024-06-01T12:00:00.000Z');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof AppError ? error.code : 'NOT_APP_ERROR';
-  }
-  return undefined;
-}
 
 describe('parseRetention', () => {
   it.each([

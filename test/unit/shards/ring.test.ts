@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../../../src/errors/app-error.js';
 import { DEFAULT_RING_VNODES, HashRing, ringHash } from '../../../src/shards/ring.js';
+import { codeOf } from '../../helpers/app-error.js';
 
 interface Golden {
   note: string;
@@ -40,17 +41,6 @@ function randomNames(count: number, seed: number): string[] {
 }
 
 const NAMES = randomNames(10_000, 42);
-
-function expectConfigError(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(isAppError(error)).toBe(true);
-    if (isAppError(error)) expect(error.code).toBe('CONFIG_INVALID');
-    return;
-  }
-  throw new Error('expected a CONFIG_INVALID error');
-}
 
 describe('ringHash', () => {
   it('is the first 8 bytes of MD5, big-endian (pinned; independent of the Node version)', () => {
@@ -162,12 +152,12 @@ describe('HashRing', () => {
   });
 
   it('refuses an empty list, duplicate or empty ids and bad vnode counts with CONFIG_INVALID', () => {
-    expectConfigError(() => new HashRing([]));
-    expectConfigError(() => new HashRing(['a', 'b', 'a']));
-    expectConfigError(() => new HashRing(['a', '']));
-    expectConfigError(() => new HashRing(['a'], 0));
-    expectConfigError(() => new HashRing(['a'], -3));
-    expectConfigError(() => new HashRing(['a'], 1.5));
-    expectConfigError(() => new HashRing(['a'], Number.NaN));
+    expect(codeOf(() => new HashRing([]))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a', 'b', 'a']))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a', '']))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a'], 0))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a'], -3))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a'], 1.5))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => new HashRing(['a'], Number.NaN))).toBe('CONFIG_INVALID');
   });
 });

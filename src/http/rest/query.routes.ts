@@ -1,0 +1,13 @@
+/** REST shim for POST /api/query (the seed's shapes): read-only SQL in, `{"results": [...]}` out. */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services/services.js';
+import { requireObject } from './request-body.js';
+
+/** Registers POST /api/query. */
+export function registerQueryRoutes(app: FastifyInstance, services: Services): void {
+  app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request) => {
+    const body = requireObject(request.body);
+    const result = await services.query.query(body.query);
+    return result.truncated ? { results: result.results, truncated: true } : { results: result.results };
+  });
+}
