@@ -29,6 +29,16 @@ function readConfig(): Config {
 }
 
 /**
+ * Log fields naming the socket address the HTTP server binds: `:8080` binds
+ * 0.0.0.0:8080, i.e. every IPv4 interface, not only loopback.
+ */
+function bindFields(config: Config): { bind: string; interfaces?: 'all' } {
+  const { host, port } = config.server;
+  const bind = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return host === '0.0.0.0' || host === '::' ? { bind, interfaces: 'all' } : { bind };
+}
+
+/**
  * With --workers=N > 1 this process only supervises: it forks N workers that
  * share the listen port (node:cluster hands out connections), restarts a
  * worker that dies, and passes SIGINT/SIGTERM on. Workers are ordinary
@@ -56,7 +66,7 @@ function supervise(config: Config, logger: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  logger.info({ workers: config.workers }, `Starting ${config.workers} gateway workers on ${config.server.address}`);
+  logger.info({ workers: config.workers, ...bindFields(config) }, `Starting ${config.workers} gateway workers on ${config.server.address}`);
   for (let i = 0; i < config.workers; i++) fork();
 }
 
@@ -102,7 +112,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
-  logger.info(`Starting HTTP server on ${config.server.address}`);
+  // The seed's start-up line; its fields give the address bound.
+  logger.info(bindFields(config), `Starting HTTP server on ${config.server.address}`);
   try {
     await app.server.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
