@@ -171,7 +171,7 @@ const FLAGS: readonly FlagSpec[] = [
   // boolean; default true
   { name: 'raw_logs', kind: 'bool', defaultValue: 'true', usage: 'Keep the lossless raw_logs copy of every event' },
   // duration (7d, 12h, 30m, 3600s, 3600); default none (keep forever)
-  { name: 'default_retention', kind: 'string', defaultValue: '', usage: 'How long events of families without their own policy are kept: a duration like 7d, 12h, 30m, 3600s or 3600 (seconds); empty keeps them forever' },
+  { name: 'default_retention', kind: 'string', defaultValue: '', usage: 'Retention given to a family when it is created (families that already exist keep theirs; PUT /api/families/<family>/retention changes one): a duration like 7d, 12h, 30m, 3600s or 3600 (seconds); empty keeps events forever' },
   // seconds; default 60; 0 disables the purger
   { name: 'purge_interval_seconds', kind: 'int', defaultValue: '60', usage: 'Seconds between retention purges; 0 disables the purger', unit: 'seconds', min: 0 },
   // rows per delete; default 5000
@@ -243,7 +243,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (!key.startsWith(ENV_PREFIX)) continue;
     const flag = key.slice(ENV_PREFIX.length).toLowerCase();
     if (!FLAG_BY_NAME.has(flag)) {
-      problems.push(`unknown environment variable ${key}${suggestion(flag, (n) => envNameOf(n))}; unset it or run with --help to list the flags (each flag X is also env ${ENV_PREFIX}X)`);
+      problems.push(`unknown environment variable ${key}${suggestion(flag, (n) => envNameOf(n))}; unset it (each flag X is also env ${ENV_PREFIX}X)`);
     }
   }
 
@@ -375,7 +375,8 @@ export function helpText(): string {
     'Flags may be written -name=value, -name value, --name=value or --name value;',
     'kebab-case names (--mysql-address) work too. Boolean flags may be bare (-raw_logs)',
     'or -name=false. Every flag can also be set by the environment variable shown;',
-    'a flag on the command line wins over the environment.',
+    'a flag on the command line wins over the environment. Through npm, use the',
+    'double-dash forms after --, e.g. npm start -- --help (npm warns about -name).',
     '',
   ];
   for (const spec of FLAGS) {
@@ -431,14 +432,14 @@ function parseArgv(argv: readonly string[], problems: string[]): ArgvResult {
     lastBareBool = undefined;
     if (token === '--') {
       const rest = argv.slice(i + 1);
-      if (rest.length > 0) problems.push(`unexpected arguments after "--": ${rest.map((r) => `"${r}"`).join(' ')}; databalancer takes only flags (run with --help)`);
+      if (rest.length > 0) problems.push(`unexpected arguments after "--": ${rest.map((r) => `"${r}"`).join(' ')}; databalancer takes only flags`);
       break;
     }
     if (!token.startsWith('-') || token === '-') {
       if (previousBareBool !== undefined && /^(true|false|t|f|1|0|yes|no|on|off)$/i.test(token)) {
         problems.push(`unexpected argument "${token}" after boolean flag ${previousBareBool}; write ${previousBareBool}=${token} instead`);
       } else {
-        problems.push(`unexpected argument "${token}"; databalancer takes only flags like --name=value (run with --help)`);
+        problems.push(`unexpected argument "${token}"; databalancer takes only flags like --name=value`);
       }
       continue;
     }
@@ -448,7 +449,7 @@ function parseArgv(argv: readonly string[], problems: string[]): ArgvResult {
     const rawName = eq >= 0 ? body.slice(0, eq) : body;
     const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
     if (rawName === '' || rawName.startsWith('-')) {
-      problems.push(`bad flag syntax "${token}"; write --name=value (run with --help)`);
+      problems.push(`bad flag syntax "${token}"; write --name=value`);
       continue;
     }
     const name = rawName.replace(/-/g, '_');
@@ -460,7 +461,7 @@ function parseArgv(argv: readonly string[], problems: string[]): ArgvResult {
     }
     const spec = FLAG_BY_NAME.get(name);
     if (spec === undefined) {
-      problems.push(`unknown flag ${shown}${suggestion(name, (n) => `--${n}`)}; run with --help to list the flags`);
+      problems.push(`unknown flag ${shown}${suggestion(name, (n) => `--${n}`)}`);
       // Skip its probable value so that it is not reported a second time.
       const next = argv[i + 1];
       if (inline === undefined && next !== undefined && !next.startsWith('-')) i++;
