@@ -6,7 +6,7 @@
  */
 import { buildInsertStatements } from '../ingest/insert-sql.js';
 import { statementOf, type StatementParts } from '../shards/write-transaction.js';
-import { recordKeySql } from '../shards/idempotency-store.js';
+import { idempotencyCutoff, recordKeySql } from '../shards/idempotency-store.js';
 import type { Logger } from '../logging/logger.js';
 import { badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
@@ -186,7 +186,7 @@ export class IngestService {
 
   /** Keys recorded before this time (DATETIME(6) text) have expired. */
   private idempotencyCutoff(): string {
-    return toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
+    return idempotencyCutoff(this.options.clock(), this.options.idempotencyTtlSeconds);
   }
 
   /** The seed's per-request and per-event log lines, at debug level only. */

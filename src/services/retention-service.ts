@@ -14,8 +14,9 @@ import { RAW_LOGS_TABLE, validateFamilyName } from '../schema/identifiers.js';
 import { parseDurationSeconds } from '../config/config.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { Catalog } from '../shards/catalog.js';
+import { idempotencyCutoff } from '../shards/idempotency-store.js';
 import type { Clock } from './clock.js';
-import { ValueCoercionError, epochMicrosToIso, instantToEpochMicros, isoToSqlDateTime, parseIsoInstant, toSqlDateTime } from '../schema/time.js';
+import { ValueCoercionError, epochMicrosToIso, instantToEpochMicros, isoToSqlDateTime, parseIsoInstant } from '../schema/time.js';
 
 /** A family's retention policy as the API answers it. */
 export interface RetentionPolicy {
@@ -339,7 +340,7 @@ export class RetentionService {
    * @throws SHARD_UNAVAILABLE (503).
    */
   async purgeExpiredIdempotencyKeys(shardId: string, continueBatch?: () => Promise<boolean>): Promise<number> {
-    const cutoff = toSqlDateTime(new Date(this.options.clock().getTime() - this.options.idempotencyTtlSeconds * 1000));
+    const cutoff = idempotencyCutoff(this.options.clock(), this.options.idempotencyTtlSeconds);
     const batch = this.options.batchSize;
     let total = 0;
     for (let first = true; ; first = false) {

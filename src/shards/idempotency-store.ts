@@ -7,6 +7,12 @@
 import type { Knex } from 'knex';
 import { escape } from 'mysql2';
 import { IDEMPOTENCY_TABLE } from '../schema/internal-tables.js';
+import { toSqlDateTime } from '../schema/time.js';
+
+/** Keys recorded before this time (DATETIME(6) text, UTC) have expired: `now` minus the ttl. */
+export function idempotencyCutoff(now: Date, ttlSeconds: number): string {
+  return toSqlDateTime(new Date(now.getTime() - ttlSeconds * 1000));
+}
 
 /** The stored first answer for `key` of `family`, if recorded at or after `notBefore` (DATETIME(6) text, UTC). */
 export async function findIdempotentResponse(knex: Knex, family: string, key: string, notBefore: string): Promise<string | undefined> {

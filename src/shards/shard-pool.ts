@@ -3,8 +3,8 @@
  * connection pools: an `ingest` Knex for the write transactions of ingest
  * (several statements per round trip), a `writer` Knex for DDL, catalog,
  * retention and federation staging, and a `reader` Knex whose sessions are
- * READ ONLY with a statement time limit, for users' SQL. It also bootstraps the shard (database, raw_logs, idempotency
- * table) lazily, so a shard that is down at start-up joins when it comes back.
+ * READ ONLY with a statement time limit, for users' SQL. It also bootstraps
+ * the shard (database, raw_logs, idempotency table) lazily, so a shard that is down at start-up joins when it comes back.
  * It must not decide placement or know about families.
  */
 import knexFactory, { type Knex } from 'knex';
@@ -25,7 +25,7 @@ const SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVIS
 
 /** Options shared by all pools of a gateway process. */
 export interface ShardPoolOptions {
-  /** Connections per pool (writer and reader each); default 10. */
+  /** Connections per pool (ingest, writer and reader each); default 10. */
   poolMax: number;
   /** Statement time limit of reader sessions, in milliseconds. */
   queryTimeoutMs: number;
