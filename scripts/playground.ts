@@ -4,19 +4,32 @@
  * the gateway (src/main.ts) against them in the foreground. Extra arguments
  * are passed to the gateway, e.g. `npm run playground -- --server_address=:9090`.
  *
- * Ctrl-C (or SIGTERM) stops the gateway, stops every shard and removes the
- * data. If the gateway exits by itself, the shards are cleaned up too and the
- * playground exits with the gateway's exit code.
+ * Ctrl-C (or SIGTERM/SIGINT sent to the npm process, which npm passes on)
+ * stops the gateway, stops every shard and removes the data. If the gateway
+ * exits by itself, the shards are cleaned up too and the playground exits with
+ * the gateway's exit code.
+ *
+ * Everything it starts is recorded in .playground/pids.json (pid and command
+ * line). After a kill -9 of the playground, the next run stops what that file
+ * lists, if each process still runs the recorded command line, before it
+ * removes the old data. It then refuses to start when the gateway's port is
+ * taken, naming the process that holds it.
+ *
+ * PLAYGROUND_DIR=<dir> puts the data (and pids.json) elsewhere than
+ * .playground/ (the tests use it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, stopServer, type Cluster, type ServerSpec } from './lib/mariadb-cluster.js';
+import { commandLineOf, describeProcess, isStillRunning, listenersOf, probePort, stopRecorded, type RecordedProcess } from './lib/processes.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BASE_DIR = join(REPO_ROOT, '.playground');
+const BASE_DIR = resolve(process.env['PLAYGROUND_DIR'] ?? join(REPO_ROOT, '.playground'));
+/** What this run started, for the next run after a kill -9: see {@link PidsFile}. */
+const PIDS_FILE = join(BASE_DIR, 'pids.json');
 const SHARD_NAMES = ['shard_a', 'shard_b', 'shard_c'];
 const DATABASE = 'databalancer';
 /** How long the gateway gets to shut down after SIGTERM before SIGKILL. */
@@ -26,9 +39,57 @@ function say(line: string): void {
   process.stderr.write(`[playground] ${line}\n`);
 }
 
-/** Stops servers left running by a playground that was killed (kill -9) and removes its data. */
+/** .playground/pids.json: the processes a run started, each with its command line (against pid reuse). */
+interface PidsFile {
+  playground: RecordedProcess;
+  shards: Array<RecordedProcess & { name: string }>;
+  gateway?: RecordedProcess;
+}
+
+function readPidsFile(): PidsFile | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(PIDS_FILE, 'utf8')) as PidsFile;
+    return typeof parsed.playground?.pid === 'number' && Array.isArray(parsed.shards) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidsText(pids: PidsFile): string {
+  return `${JSON.stringify(pids, null, 2)}\n`;
+}
+
+async function writePidsFile(pids: PidsFile): Promise<void> {
+  await writeFile(PIDS_FILE, pidsText(pids));
+}
+
+/** This process as recorded in pids.json. */
+function self(): RecordedProcess {
+  return { pid: process.pid, argv: commandLineOf(process.pid) ?? [process.execPath, ...process.execArgv, ...process.argv.slice(1)] };
+}
+
+class Refusal extends Error {}
+
+/**
+ * Stops what an earlier run that was killed (kill -9) left running, by the
+ * pids it recorded (only processes still running the recorded command line),
+ * then the servers found in its data, and removes the data.
+ * @throws Refusal when that earlier playground itself still runs.
+ */
 async function cleanStaleRun(): Promise<void> {
   if (!existsSync(BASE_DIR)) return;
+  const pids = readPidsFile();
+  if (pids !== undefined && pids.playground.pid !== process.pid && isStillRunning(pids.playground)) {
+    throw new Refusal(
+      `another playground is running in ${BASE_DIR}: ${describeProcess(pids.playground.pid)}; stop it first (kill ${pids.playground.pid})`,
+    );
+  }
+  if (pids?.gateway !== undefined && (await stopRecorded(pids.gateway, GATEWAY_GRACE_MS))) {
+    say(`stopped the gateway an earlier run left running (pid ${pids.gateway.pid})`);
+  }
+  for (const shard of pids?.shards ?? []) {
+    if (await stopRecorded(shard)) say(`stopped shard ${shard.name} an earlier run left running (pid ${shard.pid})`);
+  }
   say(`removing the data of an earlier run in ${BASE_DIR}`);
   for (const entry of readdirSync(BASE_DIR, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
@@ -50,15 +111,21 @@ async function cleanStaleRun(): Promise<void> {
   await rm(BASE_DIR, { recursive: true, force: true });
 }
 
-/** The gateway's HTTP address for the examples, from --server_address/-server_address or the env. */
-function gatewayUrl(args: string[]): string {
+/** The gateway's --server_address (as the gateway reads it: the last flag wins over the env), default `:8080`. */
+function serverAddress(args: string[]): string {
   let address = process.env['DATABALANCER_SERVER_ADDRESS'] ?? ':8080';
   args.forEach((arg, i) => {
-    const match = /^--?server_address(?:=(.*))?$/.exec(arg);
+    const match = /^--?server[_-]address(?:=(.*))?$/.exec(arg);
     if (match === null) return;
     const value = match[1] ?? args[i + 1];
     if (value !== undefined) address = value;
   });
+  return address;
+}
+
+/** The gateway's HTTP address for the examples, from --server_address/-server_address or the env. */
+function gatewayUrl(args: string[]): string {
+  const address = serverAddress(args);
   const colon = address.lastIndexOf(':');
   const host = colon <= 0 ? '' : address.slice(0, colon);
   const port = colon < 0 ? address : address.slice(colon + 1);
@@ -98,9 +165,34 @@ async function waitForGateway(url: string, child: ChildProcess): Promise<boolean
   return false;
 }
 
+/** The host and port the gateway will listen on, from --server_address/-server_address or the env. */
+function gatewayListen(args: string[]): { host: string; port: number } {
+  const address = serverAddress(args);
+  const colon = address.lastIndexOf(':');
+  const host = colon <= 0 ? '0.0.0.0' : address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/** Refuses to start when the gateway's port cannot be bound, naming who holds it. */
+async function checkGatewayPort(args: string[]): Promise<void> {
+  const { host, port } = gatewayListen(args);
+  if (!Number.isInteger(port) || port <= 0) return; // the gateway reports a bad address itself
+  const problem = await probePort(host, port);
+  if (problem === undefined) return;
+  const holders = listenersOf(port).map((pid) => describeProcess(pid));
+  const by = holders.length > 0 ? ` by ${holders.join(', ')}` : '';
+  const hint = problem === 'EADDRINUSE' ? `port ${port} is already in use${by}` : `cannot listen on ${host}:${port} (${problem})`;
+  throw new Refusal(`not starting: the gateway's ${hint}; stop that process or choose another port, e.g. npm run playground -- --server_address=:9090`);
+}
+
 async function main(): Promise<void> {
   const gatewayArgs = process.argv.slice(2);
   await cleanStaleRun();
+  await checkGatewayPort(gatewayArgs);
+  // Recorded before anything starts, so that a second playground refuses to touch this one.
+  await mkdir(BASE_DIR, { recursive: true });
+  const pids: PidsFile = { playground: self(), shards: [] };
+  await writePidsFile(pids);
 
   // Until the real handlers are in place, a signal exits at once; the cluster's
   // exit hook then kills whatever servers already started and removes the data.
@@ -114,12 +206,29 @@ async function main(): Promise<void> {
     say(`  ${s.name}: mysql://root@${s.host}:${s.port}/${DATABASE}   (mariadb -h ${s.host} -P ${s.port} -u root)`);
   }
 
+  pids.shards = cluster.servers.flatMap((s) => {
+    let pid = Number.NaN;
+    try {
+      pid = Number.parseInt(readFileSync(s.pidFile, 'utf8').trim(), 10);
+    } catch {
+      // no pid file: the next run still finds the server through its data dir
+    }
+    const argv = Number.isInteger(pid) ? commandLineOf(pid) : undefined;
+    return argv === undefined ? [] : [{ name: s.name, pid, argv }];
+  });
+  await writePidsFile(pids);
+
   process.off('SIGINT', early).off('SIGTERM', early).off('SIGHUP', early);
 
   const shardsFlag = cluster.servers.map((s) => `${s.name}=mysql://root@${s.host}:${s.port}/${DATABASE}`).join(',');
   const args = ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), `--shards=${shardsFlag}`, ...gatewayArgs];
   say(`starting the gateway: tsx src/main.ts --shards=${shardsFlag} ${gatewayArgs.join(' ')}`.trimEnd());
   const gateway = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (gateway.pid !== undefined) {
+    pids.gateway = { pid: gateway.pid, argv: commandLineOf(gateway.pid) ?? [process.execPath, ...args] };
+    // Synchronously: no signal may arrive before the handlers below are in place.
+    writeFileSync(PIDS_FILE, pidsText(pids));
+  }
 
   let shuttingDown = false;
   const gatewayExit = new Promise<number>((done) => {
