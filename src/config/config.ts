@@ -92,7 +92,39 @@ export interface Config {
     readonly maxDepth: number;
     /** graphql_max_cost: most fields a query may select, cost units; default 10000. */
     readonly maxCost: number;
+    /** graphql_max_statements: SQL statements one operation may run, statements; default 10. */
+    readonly maxStatements: number;
   };
+  /** Bounds on what one request may use (see the README's limits table). */
+  readonly limits: {
+    /** query_max_bytes: bytes of rows one query result may carry, bytes; default 8388608 (8 MiB). */
+    readonly queryMaxBytes: number;
+    /** query_max_length: longest SQL text, characters; default 100000. */
+    readonly queryMaxLength: number;
+    /** query_max_tokens: most SQL tokens before parsing, tokens; default 5000. */
+    readonly queryMaxTokens: number;
+    /** federation_max_concurrent: cross-shard queries at once per process, queries; default 4. */
+    readonly federationMaxConcurrent: number;
+    /** write_timeout_ms: client-side deadline of an ingest write or DDL, milliseconds; default 30000. */
+    readonly writeTimeoutMs: number;
+    /** request_timeout_ms: time to receive a whole request, milliseconds; default 60000. */
+    readonly requestTimeoutMs: number;
+    /** headers_timeout_ms: time to receive the request headers, milliseconds; default 10000. */
+    readonly headersTimeoutMs: number;
+    /** body_max_depth: deepest nesting of a JSON body, levels; default 64. */
+    readonly bodyMaxDepth: number;
+  };
+  /** Access control (tokens_file, rate_limit_redis); both null when off. */
+  readonly access: {
+    /** tokens_file: path of the tokens file; null: access control off. */
+    readonly tokensFile: string | null;
+    /** rate_limit_redis: redis:// URL shared by all processes for limits; null: limits per process. */
+    readonly rateLimitRedis: string | null;
+  };
+  /** tls_cert + tls_key: PEM files to serve HTTPS; null serves plain HTTP. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
+  /** reader_username + reader_password: MySQL user of read-only sessions on every shard; null uses each shard's own user. */
+  readonly reader: { readonly user: string; readonly password: string } | null;
 }
 
 /**
@@ -182,6 +214,36 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'graphql_max_depth', kind: 'int', defaultValue: '12', usage: 'Deepest allowed GraphQL selection, in levels', unit: 'levels' },
   // cost units (fields); default 10000
   { name: 'graphql_max_cost', kind: 'int', defaultValue: '10000', usage: 'Most fields a GraphQL query may select', unit: 'cost units' },
+  // SQL statements per GraphQL operation; default 10
+  { name: 'graphql_max_statements', kind: 'int', defaultValue: '10', usage: 'Most SQL statements one GraphQL operation may run (rawQuery, rows, ...)', unit: 'statements', max: 10_000 },
+  // bytes of one query result; default 8 MiB
+  { name: 'query_max_bytes', kind: 'int', defaultValue: String(8 * 1024 * 1024), usage: 'Most bytes of rows a query returns; more answers truncated: true with the rows that fit', unit: 'bytes' },
+  // characters of SQL text; default 100000
+  { name: 'query_max_length', kind: 'int', defaultValue: '100000', usage: 'Longest accepted SQL text, in characters', unit: 'characters', max: 10_000_000 },
+  // SQL tokens; default 5000
+  { name: 'query_max_tokens', kind: 'int', defaultValue: '5000', usage: 'Most SQL tokens (words, numbers, operators) a query may have before it is parsed', unit: 'tokens', max: 1_000_000 },
+  // concurrent cross-shard queries per process; default 4
+  { name: 'federation_max_concurrent', kind: 'int', defaultValue: '4', usage: 'Most cross-shard queries one gateway process runs at once; more wait briefly, then get 503 with Retry-After', unit: 'queries', max: 1000 },
+  // milliseconds; default 30000
+  { name: 'write_timeout_ms', kind: 'int', defaultValue: '30000', usage: 'Client-side deadline of an ingest write or DDL on a shard, in milliseconds; past it, 503', unit: 'milliseconds' },
+  // milliseconds; default 60000
+  { name: 'request_timeout_ms', kind: 'int', defaultValue: '60000', usage: 'Longest time a client may take to send a whole request, in milliseconds (Node requestTimeout)', unit: 'milliseconds' },
+  // milliseconds; default 10000
+  { name: 'headers_timeout_ms', kind: 'int', defaultValue: '10000', usage: 'Longest time a client may take to send the request headers, in milliseconds (Node headersTimeout)', unit: 'milliseconds' },
+  // nesting levels of a JSON request body; default 64
+  { name: 'body_max_depth', kind: 'int', defaultValue: '64', usage: 'Deepest nesting of arrays and objects a JSON request body may have', unit: 'levels', max: 10_000 },
+  // path; default none (access control off)
+  { name: 'tokens_file', kind: 'string', defaultValue: '', usage: 'JSON file of access tokens (scopes, family patterns, limits); empty turns access control off' },
+  // redis://host:port; default none (limits per process)
+  { name: 'rate_limit_redis', kind: 'string', defaultValue: '', usage: 'redis://host:port shared by every gateway process for per-token limits; empty keeps limits per process' },
+  // path; default none (plain HTTP)
+  { name: 'tls_cert', kind: 'string', defaultValue: '', usage: 'PEM certificate file: serve HTTPS (with -tls_key); empty serves plain HTTP' },
+  // path; default none
+  { name: 'tls_key', kind: 'string', defaultValue: '', usage: 'PEM private key file of -tls_cert' },
+  // MySQL user of read-only sessions; default none (the shard's user)
+  { name: 'reader_username', kind: 'string', defaultValue: '', usage: 'MySQL user for users\' read-only queries, one that cannot write; empty uses each shard\'s own user' },
+  // its password; default empty
+  { name: 'reader_password', kind: 'string', defaultValue: '', usage: 'Password of -reader_username' },
 ];
 
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
@@ -315,6 +377,18 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
 
   const purgeIntervalSeconds = reader.int('purge_interval_seconds');
+
+  const tlsCert = optionalText(reader.string('tls_cert'));
+  const tlsKey = optionalText(reader.string('tls_key'));
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    problems.push(`${reader.sourceOf(tlsCert === null ? 'tls_cert' : 'tls_key')} is missing: HTTPS needs both --tls_cert and --tls_key (PEM files), or neither for plain HTTP`);
+  }
+  const tls = tlsCert !== null && tlsKey !== null ? { certFile: tlsCert, keyFile: tlsKey } : null;
+  const readerUser = optionalText(reader.string('reader_username'));
+  const rateLimitRedis = optionalText(reader.string('rate_limit_redis'));
+  if (rateLimitRedis !== null && !/^rediss?:\/\/[^\s]+$/.test(rateLimitRedis)) {
+    problems.push(`${reader.sourceOf('rate_limit_redis')}="${redactUrl(rateLimitRedis)}" is not a redis:// URL; use e.g. redis://127.0.0.1:6379`);
+  }
   const production = env['NODE_ENV'] === 'production';
 
   const config: Config = {
@@ -349,7 +423,24 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       sandbox: !production,
       maxDepth: reader.int('graphql_max_depth'),
       maxCost: reader.int('graphql_max_cost'),
+      maxStatements: reader.int('graphql_max_statements'),
     },
+    limits: {
+      queryMaxBytes: reader.int('query_max_bytes'),
+      queryMaxLength: reader.int('query_max_length'),
+      queryMaxTokens: reader.int('query_max_tokens'),
+      federationMaxConcurrent: reader.int('federation_max_concurrent'),
+      writeTimeoutMs: reader.int('write_timeout_ms'),
+      requestTimeoutMs: reader.int('request_timeout_ms'),
+      headersTimeoutMs: reader.int('headers_timeout_ms'),
+      bodyMaxDepth: reader.int('body_max_depth'),
+    },
+    access: {
+      tokensFile: optionalText(reader.string('tokens_file')),
+      rateLimitRedis: optionalText(reader.string('rate_limit_redis')),
+    },
+    tls,
+    reader: readerUser === null ? null : { user: readerUser, password: reader.string('reader_password') },
   };
 
   if (problems.length > 0) {
@@ -361,6 +452,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     );
   }
   return deepFreeze(config);
+}
+
+/** Trimmed text, or null when empty. */
+function optionalText(text: string): string | null {
+  const trimmed = text.trim();
+  return trimmed === '' ? null : trimmed;
 }
 
 /**

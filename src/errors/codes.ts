@@ -32,6 +32,14 @@ export const ERROR_CODES = {
   QUERY_TOO_LARGE: 400,
   /** The SQL was valid but the server rejected it (unknown column, bad syntax for the server, ...). */
   QUERY_FAILED: 400,
+  /** The SQL text is longer, or has more tokens or nesting, than the configured bounds allow. */
+  QUERY_TOO_COMPLEX: 400,
+  /** A result would carry two columns of the same name. */
+  DUPLICATE_COLUMN_NAME: 400,
+  /** No or unknown access token (access control on). */
+  UNAUTHENTICATED: 401,
+  /** The token lacks the scope, or the family is outside its patterns. */
+  FORBIDDEN: 403,
   /** The family has no catalog row. */
   FAMILY_NOT_FOUND: 404,
   /** A table named in a query is neither a family nor raw_logs. */
@@ -40,14 +48,26 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: 404,
   /** The method is not allowed on this path. */
   METHOD_NOT_ALLOWED: 405,
+  /** The client took longer than the configured time to send the request. */
+  REQUEST_TIMEOUT: 408,
   /** A re-declaration differs from the stored schema. */
   SCHEMA_CONFLICT: 409,
   /** The request body exceeds the configured limit, or one event's row exceeds a shard's max_allowed_packet. */
   PAYLOAD_TOO_LARGE: 413,
+  /** The request line or path is too long. */
+  URI_TOO_LONG: 414,
   /** The request body is not JSON. */
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** An Idempotency-Key already applied came with a different request. */
+  IDEMPOTENCY_KEY_REUSED: 422,
+  /** A per-token request or event limit was reached; see Retry-After. */
+  RATE_LIMITED: 429,
+  /** The request headers are larger than the server accepts. */
+  HEADERS_TOO_LARGE: 431,
   /** A connection is refused or lost, or the pool timed out. */
   SHARD_UNAVAILABLE: 503,
+  /** This process runs as many cross-shard queries as it may; see Retry-After. */
+  GATEWAY_BUSY: 503,
   /** The statement time limit was exceeded. */
   QUERY_TIMEOUT: 504,
   /** Invalid configuration at start-up (never sent over HTTP). */

@@ -62,7 +62,29 @@ describe('loadConfig defaults', () => {
     expect(c.ringVnodes).toBe(160);
     expect(c.rawLogs).toBe(true);
     expect(c.retention).toEqual({ defaultSeconds: null, purgeIntervalSeconds: 60, purgeBatchSize: 5000, purgerEnabled: true });
-    expect(c.graphql).toEqual({ introspection: true, sandbox: true, maxDepth: 12, maxCost: 10_000 });
+    expect(c.graphql).toEqual({ introspection: true, sandbox: true, maxDepth: 12, maxCost: 10_000, maxStatements: 10 });
+    expect(c.limits).toEqual({
+      queryMaxBytes: 8 * 1024 * 1024,
+      queryMaxLength: 100_000,
+      queryMaxTokens: 5000,
+      federationMaxConcurrent: 4,
+      writeTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
+      headersTimeoutMs: 10_000,
+      bodyMaxDepth: 64,
+    });
+    expect(c.access).toEqual({ tokensFile: null, rateLimitRedis: null });
+    expect(c.tls).toBeNull();
+    expect(c.reader).toBeNull();
+  });
+
+  it('needs both TLS files or neither, and a redis:// URL for shared limits', () => {
+    expect(problemsOf(['--tls_cert=/tmp/c.pem']).join('\n')).toContain('--tls_key');
+    expect(problemsOf(['--tls_key=/tmp/k.pem']).join('\n')).toContain('--tls_cert');
+    expect(loadConfig(['--tls_cert=/c.pem', '--tls_key=/k.pem'], {}).tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(problemsOf(['--rate_limit_redis=localhost:6379']).join('\n')).toContain('redis://');
+    expect(loadConfig(['--rate_limit_redis=redis://127.0.0.1:6379'], {}).access.rateLimitRedis).toBe('redis://127.0.0.1:6379');
+    expect(loadConfig(['--reader_username=ro', '--reader_password=pw'], {}).reader).toEqual({ user: 'ro', password: 'pw' });
   });
 
   it('returns a deep-frozen object', () => {
