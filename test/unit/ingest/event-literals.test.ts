@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors/app-error.js';
-import { ValueCoercionError, coerceEvents, coerceValue } from '../../../src/ingest/coerce-value.js';
-import type { DeclaredField } from '../../../src/ingest/declared-schema.js';
+import { ValueCoercionError, coerceEvents, coerceValue } from '../../../src/schema/coerce-value.js';
+import type { DeclaredField } from '../../../src/schema/declared-schema.js';
 import { coerceToLiteral, eventTuples } from '../../../src/ingest/event-literals.js';
-import { quoteString, sqlLiteral } from '../../../src/ingest/sql-literal.js';
-import { DECLARED_TYPES, type DeclaredType } from '../../../src/ingest/type-mapping.js';
+import { quoteString, sqlLiteral } from '../../../src/schema/sql-literal.js';
+import { DECLARED_TYPES, type DeclaredType } from '../../../src/schema/type-mapping.js';
 
 /** What the slow path writes: the literal, or the coercion error's message. */
 function slowLiteral(type: DeclaredType, value: unknown): string {
