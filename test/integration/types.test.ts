@@ -1,5 +1,5 @@
 /**
- * Every declared type and alias of DESIGN.md section 4 round-trips through
+ * Every declared type and alias (README, "Declared types") round-trips through
  * PUT /api/log and POST /api/query, with the column type checked on the shard
  * and the osquery-style coercions of numeric strings.
  */

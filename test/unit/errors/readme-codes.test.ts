@@ -1,6 +1,7 @@
 /**
  * The error table in README.md and the registry in codes.ts list the same
- * codes with the same statuses (STYLE.md, Errors).
+ * codes with the same statuses: clients branch on codes, so the documented
+ * table must be the registry.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
