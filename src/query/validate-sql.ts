@@ -20,6 +20,11 @@
  * 3. The AST is walked in full and every node must be on an allowlist;
  *    anything unknown is refused with a message naming it.
  *
+ * 4. Cost is bounded before the parser runs: at most `maxLength` characters
+ *    (query_max_length) and `maxTokens` code tokens (query_max_tokens); the
+ *    parser and the walk are recursive, so a text nested past the stack
+ *    (a RangeError) is answered QUERY_TOO_COMPLEX too, never a 500.
+ *
  * It must not re-serialise the AST: the caller runs the user's own text.
  * Assumption about the session: `sql_mode` contains neither ANSI_QUOTES nor
  * NO_BACKSLASH_ESCAPES (the lexer reads quotes and backslashes as the server
@@ -45,8 +50,19 @@ export interface ValidatedQuery {
   ast?: unknown;
 }
 
-/** Longest SQL text accepted, in UTF-16 code units. */
+/** Longest SQL text accepted by default, in UTF-16 code units (query_max_length's default). */
 export const MAX_SQL_LENGTH = 100_000;
+
+/** Most code tokens accepted by default (query_max_tokens's default). */
+export const DEFAULT_MAX_TOKENS = 5000;
+
+/** Bounds on the SQL text, checked before parsing (config.limits). */
+export interface SqlLimits {
+  /** Longest text, characters (UTF-16 code units); default {@link MAX_SQL_LENGTH}. */
+  maxLength?: number;
+  /** Most code tokens (not spaces or comments); default {@link DEFAULT_MAX_TOKENS}. */
+  maxTokens?: number;
+}
 
 /** Kind of a lexical token. */
 export type SqlTokenKind = 'space' | 'comment' | 'string' | 'quoted_ident' | 'word' | 'punct';
@@ -79,6 +95,18 @@ function notReadOnly(message: string, details: Record<string, unknown>): AppErro
 
 function parseFailed(message: string, details: Record<string, unknown> = {}): AppError {
   return new AppError('QUERY_PARSE_FAILED', message, details);
+}
+
+function tooComplex(message: string, details: Record<string, unknown>): AppError {
+  return new AppError('QUERY_TOO_COMPLEX', message, details);
+}
+
+/** The answer to a parser or walker stack overflow: the nesting, not a 500. */
+function tooDeep(): AppError {
+  return tooComplex(
+    'the query is nested or chained too deeply to analyse (parentheses, function calls, subqueries, UNION arms or operators); simplify it, for example split a long UNION or OR chain into several queries or use IN (...)',
+    { reason: 'too_deep' },
+  );
 }
 
 /**
@@ -208,6 +236,72 @@ const FORBIDDEN_FUNCTIONS = new Set([
   'SYS_EVAL',
   'SYS_GET',
   'SYS_SET',
+]);
+
+/**
+ * Functions that reveal the server or the session rather than the data
+ * (upper case), refused anywhere in a query like `@@version` is. Kin are
+ * listed together:
+ * - the session's account: USER, CURRENT_USER, SESSION_USER, SYSTEM_USER,
+ *   CURRENT_ROLE (CURRENT_USER and CURRENT_ROLE also without parentheses);
+ * - the server and the connection: VERSION, CONNECTION_ID, DATABASE, SCHEMA,
+ *   PS_CURRENT_THREAD_ID, PS_THREAD_ID, ICU_VERSION, ROLES_GRAPHML;
+ * - the session's previous statements: LAST_INSERT_ID, ROW_COUNT,
+ *   FOUND_ROWS;
+ * - values derived from the server's identity: UUID_SHORT (server id and
+ *   start time), UUID and SYS_GUID (version 1: host address and time);
+ * - replication state: BINLOG_GTID_POS, WSREP_LAST_SEEN_GTID,
+ *   WSREP_LAST_WRITTEN_GTID;
+ * - server-side keys: DES_ENCRYPT and DES_DECRYPT (the key file).
+ */
+const SERVER_INFORMATION_FUNCTIONS = new Set([
+  'USER',
+  'CURRENT_USER',
+  'SESSION_USER',
+  'SYSTEM_USER',
+  'CURRENT_ROLE',
+  'VERSION',
+  'CONNECTION_ID',
+  'DATABASE',
+  'SCHEMA',
+  'PS_CURRENT_THREAD_ID',
+  'PS_THREAD_ID',
+  'ICU_VERSION',
+  'ROLES_GRAPHML',
+  'LAST_INSERT_ID',
+  'ROW_COUNT',
+  'FOUND_ROWS',
+  'UUID_SHORT',
+  'UUID',
+  'SYS_GUID',
+  'BINLOG_GTID_POS',
+  'WSREP_LAST_SEEN_GTID',
+  'WSREP_LAST_WRITTEN_GTID',
+  'DES_ENCRYPT',
+  'DES_DECRYPT',
+]);
+
+/** Server-information functions the server also calls without parentheses (SQL keywords). */
+const BARE_INFORMATION_KEYWORDS = new Set(['CURRENT_USER', 'CURRENT_ROLE']);
+
+function serverInformation(name: string): AppError {
+  return notReadOnly(
+    `function ${name} is not allowed in queries: it reveals the server or the session (account, version, connection, previous statements), not your data; remove it`,
+    { reason: 'server_information', function: name },
+  );
+}
+
+/**
+ * Words that begin a statement other than SELECT: a query starting with one
+ * is refused as not read-only; any other leading word is a syntax error.
+ */
+const STATEMENT_KEYWORDS = new Set([
+  'ALTER', 'ANALYZE', 'BACKUP', 'BEGIN', 'BINLOG', 'CACHE', 'CALL', 'CHANGE', 'CHECK', 'CHECKSUM', 'COMMIT',
+  'CREATE', 'DEALLOCATE', 'DECLARE', 'DELETE', 'DESC', 'DESCRIBE', 'DO', 'DROP', 'EXECUTE', 'EXPLAIN', 'FLUSH',
+  'GET', 'GRANT', 'HANDLER', 'HELP', 'IMPORT', 'INSERT', 'INSTALL', 'KILL', 'LOAD', 'LOCK', 'OPTIMIZE', 'PREPARE',
+  'PURGE', 'RELEASE', 'RENAME', 'REPAIR', 'REPLACE', 'RESET', 'RESIGNAL', 'RESTART', 'REVOKE', 'ROLLBACK',
+  'SAVEPOINT', 'SET', 'SHOW', 'SHUTDOWN', 'SIGNAL', 'START', 'STOP', 'TABLE', 'TRUNCATE', 'UNINSTALL', 'UNLOCK',
+  'UPDATE', 'USE', 'VALUES', 'XA',
 ]);
 
 /** Leaf literal node types that carry no code. */
@@ -665,22 +759,25 @@ class AstWalker {
         { reason: 'forbidden_function', function: upper },
       );
     }
+    if (SERVER_INFORMATION_FUNCTIONS.has(upper)) throw serverInformation(upper);
   }
 }
 
 const PARSER = new nodeSqlParser.Parser();
 
-type ParseResult = { ok: true; ast: unknown } | { ok: false; message: string; offset: number | null };
+type ParseResult = { ok: true; ast: unknown } | { ok: false; message: string; offset: number | null; tooDeep: boolean };
 
 function tryParse(text: string, database: string): ParseResult {
   try {
     return { ok: true, ast: PARSER.astify(text, { database }) };
   } catch (error) {
+    // The generated parser recurses per nesting level: past the stack it throws RangeError.
+    if (error instanceof RangeError) return { ok: false, message: 'too deep', offset: null, tooDeep: true };
     const raw = error instanceof Error ? error.message : String(error);
     const message = raw.split('\n')[0]?.slice(0, 200) ?? 'syntax error';
     const location: unknown = isNode(error) ? error.location : undefined;
     const start = isNode(location) && isNode(location.start) ? location.start.offset : undefined;
-    return { ok: false, message, offset: typeof start === 'number' ? start : null };
+    return { ok: false, message, offset: typeof start === 'number' ? start : null, tooDeep: false };
   }
 }
 
@@ -720,6 +817,7 @@ function checkKeywords(code: readonly SqlToken[]): void {
         clause,
       });
     }
+    if (BARE_INFORMATION_KEYWORDS.has(word)) throw serverInformation(word);
     if ((word === 'NEXT' || word === 'PREVIOUS') && next === 'VALUE') {
       throw notReadOnly(`${word} VALUE FOR is not allowed in queries: it advances a sequence; remove it`, {
         reason: 'forbidden_function',
@@ -735,9 +833,11 @@ function checkKeywords(code: readonly SqlToken[]): void {
  * Returns the statement to run (the user's text trimmed, trailing comments
  * and semicolons removed) and the base tables it reads. Throws AppError:
  * - BAD_USER_INPUT: not a string, empty (or only comments/semicolons), NUL
- *   characters, or longer than {@link MAX_SQL_LENGTH};
- * - QUERY_PARSE_FAILED: the text does not parse (message carries the
- *   parser's reason and offset);
+ *   characters;
+ * - QUERY_TOO_COMPLEX: longer than `limits.maxLength` characters, more than
+ *   `limits.maxTokens` code tokens, or nested past the parser's stack;
+ * - QUERY_PARSE_FAILED: the text does not parse, or starts with a word that
+ *   begins no statement (message carries the parser's reason and offset);
  * - QUERY_NOT_READ_ONLY: anything but one SELECT, INTO, locking reads,
  *   executable comments/hints, variables, forbidden functions, or any AST
  *   node not on the allowlist (details.reason, details.function, ...);
@@ -746,18 +846,18 @@ function checkKeywords(code: readonly SqlToken[]): void {
  * Example: `validateSql('select * from dog_registry; -- all')` gives
  * `{ sql: 'select * from dog_registry', tables: ['dog_registry'] }`.
  */
-export function validateSql(sql: unknown): ValidatedQuery {
+export function validateSql(sql: unknown, limits: SqlLimits = {}): ValidatedQuery {
   if (typeof sql !== 'string') {
     throw new AppError('BAD_USER_INPUT', 'query must be a string holding one SELECT statement', {
       field: 'query',
       type: sql === null ? 'null' : typeof sql,
     });
   }
-  if (sql.length > MAX_SQL_LENGTH) {
-    throw new AppError(
-      'BAD_USER_INPUT',
-      `query is ${sql.length} characters long; the limit is ${MAX_SQL_LENGTH}, so shorten it`,
-      { field: 'query', length: sql.length, max: MAX_SQL_LENGTH },
+  const maxLength = limits.maxLength ?? MAX_SQL_LENGTH;
+  if (sql.length > maxLength) {
+    throw tooComplex(
+      `query is ${sql.length} characters long; the limit is ${maxLength} (query_max_length), so shorten it or split it into several queries`,
+      { field: 'query', reason: 'too_long', length: sql.length, max: maxLength },
     );
   }
   if (sql.includes('\u0000')) {
@@ -765,6 +865,13 @@ export function validateSql(sql: unknown): ValidatedQuery {
   }
   const tokens = tokenizeSql(sql);
   const code = tokens.filter(isCodeToken);
+  const maxTokens = limits.maxTokens ?? DEFAULT_MAX_TOKENS;
+  if (code.length > maxTokens) {
+    throw tooComplex(
+      `query has ${code.length} SQL tokens (words, numbers, strings, operators); the limit is ${maxTokens} (query_max_tokens), so simplify it or split it into several queries`,
+      { field: 'query', reason: 'too_many_tokens', tokens: code.length, max: maxTokens },
+    );
+  }
   // Drop trailing semicolons (comments and whitespace between them are not code).
   let last = code.length - 1;
   while (last >= 0 && code[last]?.text === ';') last--;
@@ -788,6 +895,12 @@ export function validateSql(sql: unknown): ValidatedQuery {
   const leading = upperWord(first);
   if (first.text !== '(' && leading !== 'SELECT' && leading !== 'WITH') {
     const what = leading ?? first.text;
+    if (leading === null || !STATEMENT_KEYWORDS.has(leading)) {
+      throw parseFailed(
+        `could not parse the query at offset ${first.start}: "${what.slice(0, 40)}" begins no SQL statement; a query starts with SELECT or WITH. Check the SQL syntax (MySQL dialect).`,
+        { reason: 'syntax', offset: first.start },
+      );
+    }
     throw notReadOnly(
       `${what} statements are not allowed: only a single SELECT (optionally with WITH, UNION and subqueries) can run`,
       { reason: 'not_select', statement: what },
@@ -803,11 +916,12 @@ export function validateSql(sql: unknown): ValidatedQuery {
   }
 
   let parsed = tryParse(blanked, 'MySQL');
-  if (!parsed.ok) {
+  if (!parsed.ok && !parsed.tooDeep) {
     // MariaDB-only syntax: accept it when the MariaDB grammar parses it.
     const maria = tryParse(blanked, 'MariaDB');
     if (maria.ok) parsed = maria;
   }
+  if (!parsed.ok && parsed.tooDeep) throw tooDeep();
   if (!parsed.ok) {
     if (statement.some((t, k) => upperWord(t) === 'JSON_TABLE' && statement[k + 1]?.text === '(')) {
       throw new AppError(
@@ -829,6 +943,11 @@ export function validateSql(sql: unknown): ValidatedQuery {
     });
   }
   const walker = new AstWalker();
-  walker.select(asts[0], new Set());
+  try {
+    walker.select(asts[0], new Set());
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep();
+    throw error;
+  }
   return { sql: trimmed, tables: walker.tables, ast: asts[0] };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors/app-error.js';
-import { tokenizeSql, validateSql, MAX_SQL_LENGTH } from '../../../src/query/validate-sql.js';
+import { tokenizeSql, validateSql, DEFAULT_MAX_TOKENS, MAX_SQL_LENGTH } from '../../../src/query/validate-sql.js';
 import { appErrorOf } from '../../helpers/app-error.js';
 
 interface AcceptedFixture {
@@ -55,14 +55,48 @@ describe('validateSql', () => {
     expect(validateSql('select * from t where a = "x;y"').sql).toBe('select * from t where a = "x;y"');
   });
 
-  it('refuses non-strings and oversized text as BAD_USER_INPUT', () => {
+  it('refuses non-strings as BAD_USER_INPUT and oversized text as QUERY_TOO_COMPLEX', () => {
     for (const input of [undefined, null, 42, {}, ['SELECT 1']]) {
       expect(appErrorOf(() => validateSql(input)).code).toBe('BAD_USER_INPUT');
     }
     const long = `SELECT 1${' '.repeat(MAX_SQL_LENGTH)}`;
-    expect(appErrorOf(() => validateSql(long)).code).toBe('BAD_USER_INPUT');
+    expect(appErrorOf(() => validateSql(long)).code).toBe('QUERY_TOO_COMPLEX');
     expect(validateSql(`SELECT 1${' '.repeat(MAX_SQL_LENGTH - 8)}`).sql).toBe('SELECT 1');
     expect(appErrorOf(() => validateSql('SELECT 1\u0000')).code).toBe('BAD_USER_INPUT');
+  });
+
+  it('bounds the text by query_max_length before tokenizing, naming the flag', () => {
+    const error = appErrorOf(() => validateSql('SELECT 12345', { maxLength: 10 }));
+    expect(error.code).toBe('QUERY_TOO_COMPLEX');
+    expect(error.message).toContain('query_max_length');
+    expect(error.message).toContain('12 characters');
+    expect(error.details).toMatchObject({ reason: 'too_long', length: 12, max: 10 });
+    expect(validateSql('SELECT 1234', { maxLength: 11 }).sql).toBe('SELECT 1234');
+  });
+
+  it('bounds the code tokens by query_max_tokens before parsing (comments and spaces do not count)', () => {
+    // SELECT 1 , 1 , 1 : 6 code tokens
+    expect(validateSql('SELECT 1, 1, 1 /* a long comment */', { maxTokens: 6 }).sql).toBe('SELECT 1, 1, 1');
+    const error = appErrorOf(() => validateSql('SELECT 1, 1, 1, 1', { maxTokens: 6 }));
+    expect(error.code).toBe('QUERY_TOO_COMPLEX');
+    expect(error.message).toContain('query_max_tokens');
+    expect(error.details).toMatchObject({ reason: 'too_many_tokens', max: 6 });
+    // The default is DEFAULT_MAX_TOKENS: a 98 KB "SELECT 1,1,..." never reaches the parser.
+    const wide = `SELECT ${Array.from({ length: 49_000 }, () => '1').join(',')}`;
+    expect(appErrorOf(() => validateSql(wide)).code).toBe('QUERY_TOO_COMPLEX');
+    expect(DEFAULT_MAX_TOKENS).toBe(5000);
+  });
+
+  it.each([
+    ['45,000 added terms', `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`],
+    ['a 3,000-part UNION ALL', Array.from({ length: 3000 }, () => 'SELECT 1').join(' UNION ALL ')],
+    ['5,000 nested parentheses', `SELECT ${'('.repeat(5000)}1${')'.repeat(5000)}`],
+    ['3,000 nested function calls', `SELECT ${'ABS('.repeat(3000)}1${')'.repeat(3000)}`],
+  ])('answers %s (past the parser\'s stack) as QUERY_TOO_COMPLEX, not a RangeError', (_label, sql) => {
+    const error = appErrorOf(() => validateSql(sql, { maxLength: 1_000_000, maxTokens: 1_000_000 }));
+    expect(error.code).toBe('QUERY_TOO_COMPLEX');
+    expect(error.message).not.toMatch(/call stack|RangeError/i);
+    expect(error.message).toMatch(/simplify/);
   });
 
   it('names the refused function in message and details', () => {
