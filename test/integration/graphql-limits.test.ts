@@ -1,7 +1,7 @@
 /**
- * GraphQL request limits and switches against a real gateway: depth and cost
- * limits refuse a request before it runs, introspection stays usable under
- * them, and --graphql_introspection=false turns it off.
+ * GraphQL request limits and switches against a real gateway: depth,
+ * statement and cost limits refuse a request before it runs, introspection
+ * counts in them, and --graphql_introspection=false turns it off.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getIntrospectionQuery, parse } from 'graphql';
@@ -77,15 +77,35 @@ describe('cost limit', () => {
   });
 
   it('multiplies the children of list fields', async () => {
-    const error = await failure(client.request(document(`{ families { rows(limit: 100) { hasMore } } }`), {}));
-    expect(error.extensions).toMatchObject({ limit: 'cost' });
+    const columns = 'columns { name type nullable declaredType }';
+    const ok = await client.request(document(`{ families { ${columns} } }`), {}); // 1 + 10 * (1 + 10 * 4) = 411
+    expect(Array.isArray(ok['families'])).toBe(true);
+    const error = await failure(client.request(document(`{ families { a: ${columns} b: ${columns} } }`), {})); // 821
+    expect(error.extensions).toMatchObject({ limit: 'cost', cost: 821, maxCost: 500 });
+  });
+});
+
+describe('statement limit', () => {
+  it('counts a statement field below a list once per assumed item', async () => {
+    // families runs one statement, and rows one per family: 1 + 10 > 10.
+    const error = await failure(client.request(document(`{ families { rows(limit: 1) { hasMore } } }`), {}));
+    expect(error.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(error.extensions).toMatchObject({ limit: 'statements', statements: 11, maxStatements: 10 });
+    expect(error.message).toContain('--graphql_max_statements');
   });
 });
 
 describe('introspection', () => {
-  it('is free of the depth and cost limits, so Sandbox and codegen work', async () => {
-    const data = await client.request(document(getIntrospectionQuery()), {});
-    expect(data['__schema']).toBeDefined();
+  it('counts in the depth and cost limits (the defaults fit the standard query: graphql-hardening.test.ts)', async () => {
+    const small = await client.request(document(`{ __typename __type(name: "Family") { name fields { name } } }`), {});
+    expect(small['__type']).toMatchObject({ name: 'Family' });
+    const error = await failure(client.request(document(getIntrospectionQuery()), {}));
+    expect(error.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    // 6 levels deep (ofType adds none) and costing about 5,000.
+    expect(error.errors.map((e) => e.extensions?.['limit'])).toEqual(['depth', 'cost']);
+    expect(error.extensions).toMatchObject({ limit: 'depth', depth: 6, maxDepth: 3 });
+    const deep = await failure(client.request(document(`{ __schema { types { fields { type { name } } } } }`), {}));
+    expect(deep.extensions).toMatchObject({ limit: 'depth', depth: 5, maxDepth: 3 });
   });
 
   it('is refused when --graphql_introspection=false, while operations still work', async () => {

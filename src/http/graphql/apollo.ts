@@ -17,14 +17,15 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from './graphql-js.js';
 import type { Config } from '../../config/config.js';
 import { isAppError } from '../../errors/app-error.js';
 import type { Services } from '../../services/services.js';
 import type { GraphqlContext } from './context.js';
 import { resolvers } from './resolvers/index.js';
-import { costLimitRule, depthLimitRule } from './query-limits.js';
+import { operationLimitsRule } from './query-limits.js';
+import { checkRequest, maxTokensFor, type DocumentLimits } from './document-limits.js';
 
 /** The GraphQL endpoint's path. */
 export const GRAPHQL_PATH = '/graphql';
@@ -44,16 +45,31 @@ const APOLLO_CODES: ReadonlySet<string> = new Set<string>([
 ]);
 
 /** What happened to an error on its way out: used for logging. */
-export type ErrorDisposition = 'coded' | 'apollo' | 'masked';
+export type ErrorDisposition = 'coded' | 'apollo' | 'bad-request' | 'masked';
 
-/** Classifies an error Apollo reports: one of our AppErrors, one of Apollo's own request errors, or anything else (masked). */
+/** The 4xx status Apollo gave one of its own errors (extensions.http), if any. */
+function clientErrorStatus(error: GraphQLError): number | undefined {
+  const http = error.extensions['http'] as { status?: unknown } | undefined;
+  const status = http?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/**
+ * Classifies an error Apollo reports: one of our AppErrors, one of Apollo's
+ * own request errors, one of Apollo's request errors that carry a 4xx status
+ * but no code (a persisted query's hash that does not match its text, an
+ * unsupported persisted query version: answered as BAD_REQUEST), or anything
+ * else (masked).
+ */
 export function classifyGraphqlError(formatted: GraphQLFormattedError, error: unknown): ErrorDisposition {
   const original = unwrapResolverError(error);
   if (isAppError(original)) return 'coded';
   const code = formatted.extensions?.['code'];
   // Apollo's own errors are GraphQLErrors with no original error of another kind.
   const isOwn = original instanceof GraphQLError && (original.originalError === undefined || original.originalError instanceof GraphQLError);
-  return isOwn && typeof code === 'string' && APOLLO_CODES.has(code) ? 'apollo' : 'masked';
+  if (isOwn && typeof code === 'string' && APOLLO_CODES.has(code)) return 'apollo';
+  if (isOwn && original.extensions['code'] === undefined && clientErrorStatus(original) !== undefined) return 'bad-request';
+  return 'masked';
 }
 
 /**
@@ -78,6 +94,8 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
       const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
+    case 'bad-request':
+      return { message: formatted.message, ...where, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
     case 'masked':
       return { message: MASKED_MESSAGE, ...where, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   }
@@ -119,8 +137,8 @@ function loadSchemaText(): string {
 
 /**
  * Apollo Server for schema.graphql with the gateway's options: introspection
- * per --graphql_introspection, Sandbox outside production, depth and cost
- * limits from config.graphql, errors shaped by formatGraphqlError, and
+ * per --graphql_introspection, Sandbox outside production, depth, statement
+ * and cost limits from config.graphql (query-limits.ts), errors shaped by formatGraphqlError, and
  * Apollo's reporting, tracing and cache-control plugins off. Not started.
  */
 export function createApolloServer(config: Config): ApolloServer<GraphqlContext> {
@@ -132,7 +150,14 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatGraphqlError(formatted, error),
-    validationRules: [depthLimitRule(config.graphql.maxDepth), costLimitRule(config.graphql.maxCost)],
+    validationRules: [
+      operationLimitsRule({
+        maxDepth: config.graphql.maxDepth,
+        maxCost: config.graphql.maxCost,
+        maxStatements: config.graphql.maxStatements,
+        queryMaxRows: config.queryMaxRows,
+      }),
+    ],
     plugins: [
       config.graphql.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
       errorLoggingPlugin(),
@@ -147,9 +172,16 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
   });
 }
 
+/** The document and variables bounds of `config` (document-limits.ts). */
+export function documentLimits(config: Config): DocumentLimits {
+  return { maxTokens: maxTokensFor(config.graphql.maxCost), maxNesting: config.limits.bodyMaxDepth };
+}
+
 /**
  * Starts Apollo Server (createApolloServer) and serves it on `server` at
- * /graphql (GET, POST, OPTIONS). Apollo is stopped when `server` closes.
+ * /graphql (GET, POST, OPTIONS), after the document-limits.ts checks (a
+ * request past them is answered 400 without reaching Apollo). Apollo is
+ * stopped when `server` closes.
  */
 export async function registerGraphql(server: FastifyInstance, services: Services, config: Config): Promise<void> {
   const apollo = createApolloServer(config);
@@ -159,9 +191,21 @@ export async function registerGraphql(server: FastifyInstance, services: Service
   server.addHook('onClose', async () => {
     await apollo.stop();
   });
+  const limits = documentLimits(config);
+  const checkLimits: preHandlerAsyncHookHandler = async (request, reply) => {
+    const source = (request.method === 'GET' ? request.query : request.body) as { query?: unknown; variables?: unknown } | null | undefined;
+    if (source === undefined || source === null || typeof source !== 'object' || Array.isArray(source)) return;
+    const error = checkRequest(source.query, source.variables, limits);
+    if (error === null) return;
+    await reply
+      .code(400)
+      .type('application/json; charset=utf-8')
+      .send({ errors: [formatGraphqlError(error.toJSON(), error)] });
+  };
   server.route({
     url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
+    preHandler: checkLimits,
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => ({ services, logger: request.log, requestId: request.id }),
     }),

@@ -9,6 +9,12 @@
 export {
   GraphQLError,
   Kind,
+  Lexer,
+  SchemaMetaFieldDef,
+  Source,
+  TokenKind,
+  TypeMetaFieldDef,
+  TypeNameMetaFieldDef,
   getNamedType,
   getNullableType,
   isInterfaceType,
