@@ -27,6 +27,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createApolloServer } from '../src/http/graphql/apollo.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { GraphqlContext } from '../src/http/graphql/context.js';
+import { StatementBudget } from '../src/http/graphql/statement-budget.js';
 import type { Services } from '../src/services/services.js';
 import { median } from './lib/stats.js';
 
@@ -46,7 +47,8 @@ async function main(): Promise<void> {
   const services = {
     query: { query: async () => ({ results: [ROW], columns: [], truncated: false, shards: ['shard_a'], elapsedMs: 0.1 }) },
   } as unknown as Services;
-  const context: GraphqlContext = { services, logger: createLogger('silent'), requestId: 'bench' };
+  // One context for every operation, so no statement limit (the gateway makes one budget per request).
+  const context: GraphqlContext = { services, logger: createLogger('silent'), requestId: 'bench', statements: new StatementBudget(Number.POSITIVE_INFINITY) };
   const config = loadConfig([], { NODE_ENV: 'production' });
   const apollo = createApolloServer(config);
   let schema: GraphQLSchema | undefined;

@@ -113,6 +113,26 @@ describe('statement fan-out', () => {
     expect(error?.message).toContain('graphql_max_statements');
   });
 
+  it('stops at the limit while running, when a list holds more items than validation assumed', async () => {
+    // families plus rows below it count 1 + 10 at validation: the limit of 11 lets it through.
+    const loose = await startGateway(cluster.servers, ['--graphql_max_statements=11', '--purge_interval_seconds=0']);
+    try {
+      const extra = Array.from({ length: 11 }, () => uniqueFamily('gql_many'));
+      for (const name of extra) expect((await api(loose, 'PUT', '/api/log', { family: name, schema: { n: 'int' }, logs: [{ n: 1 }] })).status).toBe(200);
+      const answer = await graphql(loose, { query: '{ families { name rows(limit: 1) { hasMore } } }' });
+      expect(answer.status).toBe(200);
+      expect(answer.body.data).toBeNull();
+      const error = answer.body.errors?.find((e) => e.extensions?.['code'] !== undefined);
+      expect(error?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'statements', maxStatements: 11 });
+      expect(error?.message).toContain('--graphql_max_statements');
+      // Within the limit the same operation runs.
+      const one = await graphql(loose, { query: `{ family(name: "${family}") { rows(limit: 1) { hasMore } } }` });
+      expect(one.body.data).toEqual({ family: { rows: { hasMore: false } } });
+    } finally {
+      await loose.close();
+    }
+  });
+
   it('runs an operation with two rawQuery aliases', async () => {
     const answer = await graphql(counted, {
       query: `{ a: rawQuery(query: "SELECT name FROM ${family}") { results truncated } b: rawQuery(query: "SELECT COUNT(*) AS c FROM ${family}") { results } }`,

@@ -25,6 +25,7 @@ import type { Services } from '../../services/services.js';
 import type { GraphqlContext } from './context.js';
 import { resolvers } from './resolvers/index.js';
 import { operationLimitsRule } from './query-limits.js';
+import { StatementBudget } from './statement-budget.js';
 import { checkRequest, maxTokensFor, type DocumentLimits } from './document-limits.js';
 
 /** The GraphQL endpoint's path. */
@@ -207,7 +208,7 @@ export async function registerGraphql(server: FastifyInstance, services: Service
     method: ['GET', 'POST', 'OPTIONS'],
     preHandler: checkLimits,
     handler: fastifyApolloHandler(apollo, {
-      context: async (request) => ({ services, logger: request.log, requestId: request.id }),
+      context: async (request) => ({ services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements) }),
     }),
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../../services/services.js';
+import type { StatementBudget } from './statement-budget.js';
 
 /** The per-request GraphQL context. */
 export interface GraphqlContext {
@@ -13,4 +14,6 @@ export interface GraphqlContext {
   logger: FastifyBaseLogger;
   /** The request id (also the x-request-id response header). */
   requestId: string;
+  /** The SQL statements this operation may still run (--graphql_max_statements). */
+  statements: StatementBudget;
 }
