@@ -240,8 +240,52 @@ export interface CoercedEvents {
 }
 
 /**
+ * True when `value` nests arrays/objects more than `limit` levels deep
+ * (`[]` is 1 level). Iterative, and it stops at the first container past the
+ * limit, so a value nested 100,000 deep costs `limit` steps down one path,
+ * not a stack overflow. Use it before anything recursive (JSON.stringify,
+ * String) touches a value a client sent.
+ * @example nestingExceeds([[1]], 1) // => true
+ */
+export function nestingExceeds(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<{ value: object; depth: number }> = [{ value, depth: 1 }];
+  while (stack.length > 0) {
+    const top = stack.pop() as { value: object; depth: number };
+    if (top.depth > limit) return true;
+    const children = Array.isArray(top.value) ? (top.value as unknown[]) : Object.values(top.value);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: top.depth + 1 });
+    }
+  }
+  return false;
+}
+
+/** Deepest value previewValue serialises; deeper ones are shown by their opening brackets. */
+const MAX_PREVIEW_NESTING = MAX_JSON_NESTING + 2;
+
+/** The opening of a too-deep value: its first `max` brackets and keys down the first path, then `...`. */
+function deepOpening(value: unknown, max: number): string {
+  let text = '';
+  let node = value;
+  while (text.length < max && typeof node === 'object' && node !== null) {
+    if (Array.isArray(node)) {
+      text += '[';
+      node = node[0];
+    } else {
+      const key = Object.keys(node)[0];
+      if (key === undefined) break;
+      text += `{${JSON.stringify(key)}:`;
+      node = (node as Record<string, unknown>)[key];
+    }
+  }
+  return `${text}...`;
+}
+
+/**
  * A short, JSON-safe rendering of a received value for messages and details:
- * short scalars as they are, anything else as JSON text cut to `max` characters.
+ * short scalars as they are, anything else as JSON text cut to `max`
+ * characters; a value nested too deep to serialise safely, by its opening.
  */
 export function previewValue(value: unknown, max = 100): string | number | boolean | null {
   if (value === null || typeof value === 'boolean') return value;
@@ -249,11 +293,13 @@ export function previewValue(value: unknown, max = 100): string | number | boole
   let text: string;
   if (typeof value === 'string') {
     text = value;
+  } else if (nestingExceeds(value, MAX_PREVIEW_NESTING)) {
+    text = deepOpening(value, max);
   } else {
     try {
       text = JSON.stringify(value) ?? String(value);
     } catch {
-      text = String(value);
+      text = Object.prototype.toString.call(value);
     }
   }
   const chars = Array.from(text.length > max * 2 + 2 ? text.slice(0, max * 2 + 2) : text);

@@ -26,6 +26,29 @@ export const MAX_IDENTIFIER_CHARS = 64;
 
 const FAMILY_NAME_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 
+/**
+ * Names MariaDB's Sequence engine answers without any table existing
+ * (`seq_1_to_1000`, `seq_0_to_10_step_2`): a family so named would read the
+ * engine's rows. Case-insensitive, as a server with lower_case_table_names
+ * would resolve them.
+ */
+const SEQUENCE_TABLE_PATTERN = /^seq_\d+_to_\d+(?:_step_\d+)?$/i;
+
+/**
+ * Field names mysql2 refuses as result column names (its helpers'
+ * privateObjectProps): a query reading such a column would fail inside the
+ * driver. Compared with {@link columnNameKey}, since a query may name the
+ * column in another case and results carry the name as the query wrote it.
+ */
+const DRIVER_RESERVED_FIELD_NAMES: readonly string[] = Object.freeze([
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+const DRIVER_RESERVED_KEYS = new Set(DRIVER_RESERVED_FIELD_NAMES.map((name) => name.toLowerCase()));
+
 /** Characters MySQL treats as trailing spaces in names (ER_WRONG_COLUMN_NAME, checked on MariaDB 10.11). */
 const TRAILING_SPACE_PATTERN = /[ \t\n\v\f\r]$/;
 
@@ -41,8 +64,11 @@ function preview(value: string, max = 100): string {
  * Rules: a string of 1-64 characters from `[A-Za-z0-9_]` (so it is a safe
  * table name on every platform and needs no escaping), not `raw_logs` in any
  * case, and not starting with `databalancer_` in any case (reserved for the
- * catalog). Case is kept: on Linux servers (`lower_case_table_names=0`) table
- * names are case-sensitive.
+ * catalog), and not a name MariaDB's Sequence engine resolves by itself
+ * (`seq_<n>_to_<m>`, `seq_<n>_to_<m>_step_<k>`, any case). Case is kept: on
+ * Linux servers (`lower_case_table_names=0`) table names are case-sensitive.
+ * (Other names the server resolves without a base table, such as a view,
+ * are refused by the shard manager once it sees the table.)
  *
  * @throws AppError INVALID_FAMILY_NAME, details `{ family }` (the received value, shortened).
  * @example validateFamilyName('dog_registry') // => 'dog_registry'
@@ -76,6 +102,13 @@ export function validateFamilyName(name: unknown): string {
     throw new AppError(
       'INVALID_FAMILY_NAME',
       `family name "${name}" is reserved: names starting with "${INTERNAL_PREFIX}" (any case) belong to the gateway's internal tables; choose another name`,
+      { family: name },
+    );
+  }
+  if (SEQUENCE_TABLE_PATTERN.test(name)) {
+    throw new AppError(
+      'INVALID_FAMILY_NAME',
+      `family name "${name}" is reserved: MariaDB's Sequence engine answers names like seq_1_to_1000 and seq_0_to_10_step_2 (any case) with generated rows, not a table; choose another name`,
       { family: name },
     );
   }
@@ -118,7 +151,10 @@ export function isReservedFieldName(name: string): boolean {
  * spaces; only Basic Multilingual Plane characters (identifiers are utf8mb3,
  * so emoji and other supplementary characters, and lone surrogates, cannot be
  * stored); not reserved (`id`, `_ingested_at`, compared with
- * {@link columnNameKey}). Anything else (quotes, backticks, dots, semicolons)
+ * {@link columnNameKey}); not one of `__proto__`, `__defineGetter__`,
+ * `__defineSetter__`, `__lookupGetter__`, `__lookupSetter__` (any case),
+ * which the MySQL driver cannot return as result columns (`constructor`,
+ * `prototype` and the like are fine). Anything else (quotes, backticks, dots, semicolons)
  * is allowed because every identifier is quoted with {@link quoteIdentifier}.
  *
  * @throws AppError INVALID_FIELD_NAME, details `{ field }` (shortened).
@@ -152,6 +188,11 @@ export function validateFieldName(name: string): string {
   if (/^[ \t\n\v\f\r]+$/.test(name)) throw fail('it is only spaces; give the field a visible name');
   if (TRAILING_SPACE_PATTERN.test(name)) {
     throw fail('it ends with a space, tab or line break, which MySQL does not allow in column names; remove it');
+  }
+  if (DRIVER_RESERVED_KEYS.has(columnNameKey(name))) {
+    throw fail(
+      `"${name}" is reserved: the MySQL driver cannot read a result column named ${DRIVER_RESERVED_FIELD_NAMES.join(', ')} (any case), so no query could read the field back; rename it, e.g. "${name.replace(/^_+|_+$/g, '')}"`,
+    );
   }
   if (isReservedFieldName(name)) {
     throw fail(

@@ -16,6 +16,7 @@ import type { ShardManager } from '../shards/shard-manager.js';
 import type { Catalog } from '../shards/catalog.js';
 import { idempotencyCutoff } from '../shards/idempotency-store.js';
 import type { Clock } from './clock.js';
+import { nestingExceeds } from '../schema/coerce-value.js';
 import { ValueCoercionError, epochMicrosToIso, instantToEpochMicros, isoToSqlDateTime, parseIsoInstant } from '../schema/time.js';
 
 /** A family's retention policy as the API answers it. */
@@ -96,6 +97,8 @@ const ACCEPTED_BEFORE =
 /** Shortens an offending value for messages and details. */
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON.stringify recurses: a body nested thousands deep would overflow the stack.
+  if (nestingExceeds(value, 8)) return 'a value nested more than 8 levels deep';
   const text = typeof value === 'bigint' ? String(value) : JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 80)}...` : text;
 }

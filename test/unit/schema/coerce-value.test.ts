@@ -6,6 +6,7 @@ import {
   ValueCoercionError,
   coerceEvents,
   coerceValue,
+  nestingExceeds,
   previewValue,
 } from '../../../src/schema/coerce-value.js';
 import { parseDeclaredSchema, type DeclaredField } from '../../../src/schema/declared-schema.js';
@@ -426,8 +427,9 @@ describe('coerceEvents', () => {
     expect(appErrorOf(() => coerceEvents(fields, [{ toString: 'x' }])).details).toEqual({ index: 0, field: 'toString' });
   });
 
-  it('binds a declared "__proto__" field from JSON', () => {
-    const protoFields = parseDeclaredSchema(JSON.parse('{"__proto__": "int"}'));
+  it('binds a field named like an Object.prototype member only from the event\'s own key', () => {
+    // parseDeclaredSchema refuses "__proto__" (the driver cannot read it back); the own-key logic still holds for it.
+    const protoFields: DeclaredField[] = [{ name: '__proto__', type: 'int' }];
     expect(coerceEvents(protoFields, [JSON.parse('{"__proto__": "5"}'), {}]).rows).toEqual([[5], [null]]);
   });
 
@@ -510,5 +512,41 @@ describe('coerceEvents', () => {
       false,
       '{}',
     ]);
+  });
+});
+
+describe('values nested far deeper than MAX_JSON_NESTING', () => {
+  const deepArray = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`);
+  const deepObject = (depth: number): unknown => JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
+
+  it.each([
+    ['json', 5_000],
+    ['json', 100_000],
+    ['string', 5_000],
+    ['int', 100_000],
+  ] as const)('a %s field given a value nested %i deep is INVALID_VALUE with a short preview, no stack overflow', (type, depth) => {
+    for (const value of [deepArray(depth), deepObject(depth)]) {
+      const error = appErrorOf(() => coerceEvents([{ name: 'j', type }], [{ j: value }]));
+      expect(error.code).toBe('INVALID_VALUE');
+      expect(error.details).toMatchObject({ index: 0, field: 'j', type });
+      expect(String(error.details['value']).length).toBeLessThan(200);
+      expect(error.message.length).toBeLessThan(1000);
+    }
+  });
+
+  it('previewValue shows a too-deep value by its opening, nestingExceeds stops at the limit', () => {
+    expect(previewValue(deepArray(100_000), 10)).toBe('[[[[[[[[[[...');
+    expect(previewValue(deepObject(100_000), 12)).toBe('{"a":{"a":{"...');
+    expect(previewValue(deepArray(5), 100)).toBe('[[[[[1]]]]]');
+    expect(nestingExceeds(deepArray(30), 30)).toBe(false);
+    expect(nestingExceeds(deepArray(31), 30)).toBe(true);
+    expect(nestingExceeds({ a: [1, { b: [] }], c: 2 }, 4)).toBe(false);
+    expect(nestingExceeds({ a: [1, { b: [] }], c: 2 }, 3)).toBe(true);
+    expect(nestingExceeds('x', 0)).toBe(false);
+  });
+
+  it('30 levels are accepted, 31 refused', () => {
+    expect(coerceValue('json', deepArray(30))).toBe(`${'['.repeat(30)}1${']'.repeat(30)}`);
+    expect(() => coerceValue('json', deepArray(31))).toThrow(ValueCoercionError);
   });
 });

@@ -75,12 +75,18 @@ describe('parseDeclaredSchema', () => {
     expect(parseDeclaredSchema(schema)).toEqual([{ name: 'a', type: 'int' }]);
   });
 
-  it('treats "__proto__" from JSON.parse as a plain field name', () => {
-    const schema: unknown = JSON.parse('{"__proto__": "string", "constructor": "int"}');
+  it('treats "constructor" and "toString" from JSON.parse as plain field names', () => {
+    const schema: unknown = JSON.parse('{"toString": "string", "constructor": "int"}');
     expect(parseDeclaredSchema(schema)).toEqual([
-      { name: '__proto__', type: 'string' },
+      { name: 'toString', type: 'string' },
       { name: 'constructor', type: 'int' },
     ]);
+  });
+
+  it('refuses "__proto__" from JSON.parse as INVALID_FIELD_NAME (the driver cannot read it back)', () => {
+    const error = appErrorOf(() => parseDeclaredSchema(JSON.parse('{"__proto__": "string"}')));
+    expect(error.code).toBe('INVALID_FIELD_NAME');
+    expect(error.details).toEqual({ field: '__proto__' });
   });
 
   it('names the field, the type and the accepted types for an unknown type', () => {

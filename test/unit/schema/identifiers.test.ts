@@ -58,6 +58,17 @@ describe('validateFamilyName', () => {
     expect(error.details).toEqual({ family: name });
   });
 
+  it.each(['seq_1_to_1000', 'SEQ_1_TO_5', 'Seq_0_To_10_Step_2', 'seq_10_to_1_step_3'])('rejects the Sequence engine name %s', (name) => {
+    const error = appErrorOf(() => validateFamilyName(name));
+    expect(error.code).toBe('INVALID_FAMILY_NAME');
+    expect(error.message).toMatch(/Sequence engine/);
+    expect(error.details).toEqual({ family: name });
+  });
+
+  it.each(['seq_1_to', 'seq_a_to_b', 'seq_1_to_2_step', 'myseq_1_to_2', 'seq_1_to_2_x', 'seq_1_to_2_step_3_'])('accepts the ordinary name %s', (name) => {
+    expect(validateFamilyName(name)).toBe(name);
+  });
+
   it.each(['databalancer_', 'databalancer_catalog', 'DataBalancer_placements', 'DATABALANCER_X'])(
     'rejects the internal prefix in %s',
     (name) => {
@@ -101,8 +112,10 @@ describe('validateFieldName', () => {
     'identifier',
     'id2',
     'ingested_at',
-    '__proto__',
     'constructor',
+    'prototype',
+    '__proto',
+    'proto__',
   ])('accepts %j', (name) => {
     expect(validateFieldName(name)).toBe(name);
   });
@@ -120,6 +133,12 @@ describe('validateFieldName', () => {
     ['supplementary CJK', '𠀀'],
     ['lone high surrogate', 'a\uD800'],
     ['lone low surrogate', '\uDC00b'],
+    ['__proto__ (mysql2 cannot read it back)', '__proto__'],
+    ['__PROTO__ (any case)', '__PROTO__'],
+    ['__defineGetter__', '__defineGetter__'],
+    ['__defineSetter__', '__defineSetter__'],
+    ['__lookupGetter__', '__lookupGetter__'],
+    ['__lookupSetter__', '__lookupSetter__'],
   ])('rejects %s', (_label, name) => {
     const error = appErrorOf(() => validateFieldName(name));
     expect(error.code).toBe('INVALID_FIELD_NAME');
