@@ -90,7 +90,7 @@ export interface Config {
     readonly sandbox: boolean;
     /** graphql_max_depth: deepest allowed selection, levels; default 12. */
     readonly maxDepth: number;
-    /** graphql_max_cost: most fields a query may select, cost units; default 10000. */
+    /** graphql_max_cost: cost an operation may have (fields, lists by their factor, rawQuery/rows by the rows they can return), cost units; default 50000. */
     readonly maxCost: number;
     /** graphql_max_statements: SQL statements one operation may run, statements; default 10. */
     readonly maxStatements: number;
@@ -212,8 +212,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'graphql_introspection', kind: 'bool', defaultValue: 'true', usage: 'Allow GraphQL schema introspection' },
   // levels; default 12
   { name: 'graphql_max_depth', kind: 'int', defaultValue: '12', usage: 'Deepest allowed GraphQL selection, in levels', unit: 'levels' },
-  // cost units (fields); default 10000
-  { name: 'graphql_max_cost', kind: 'int', defaultValue: '10000', usage: 'Most fields a GraphQL query may select', unit: 'cost units' },
+  // cost units; default 50000 (five rawQuery of query_max_rows=10000)
+  { name: 'graphql_max_cost', kind: 'int', defaultValue: '50000', usage: 'Most cost a GraphQL operation may have: each field 1, lists times their factor, rawQuery and rows the rows they can return (5 rawQuery at the default query_max_rows)', unit: 'cost units' },
   // SQL statements per GraphQL operation; default 10
   { name: 'graphql_max_statements', kind: 'int', defaultValue: '10', usage: 'Most SQL statements one GraphQL operation may run (rawQuery, rows, ...)', unit: 'statements', max: 10_000 },
   // bytes of one query result; default 8 MiB

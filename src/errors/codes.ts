@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   QUERY_TOO_LARGE: 400,
   /** The SQL was valid but the server rejected it (unknown column, bad syntax for the server, ...). */
   QUERY_FAILED: 400,
-  /** The SQL text is longer, or has more tokens or nesting, than the configured bounds allow. */
+  /** The SQL text is longer, or has more tokens or nesting, than the configured bounds allow; or a GraphQL operation ran more SQL statements than allowed. */
   QUERY_TOO_COMPLEX: 400,
   /** A result would carry two columns of the same name. */
   DUPLICATE_COLUMN_NAME: 400,

@@ -40,7 +40,7 @@ beforeAll(async () => {
   privateShard = cluster.servers[0] as ServerSpec;
   [gateway, counted] = await Promise.all([
     startGateway(shards),
-    // A smaller row cap so that two rawQuery fit the default cost limit (each costs its row cap).
+    // A smaller row cap, so more rawQuery fit the default cost limit (each costs its row cap).
     startGateway(cluster.servers, ['--query_max_rows=1000', '--purge_interval_seconds=0']),
   ]);
   const written = await api(gateway, 'PUT', '/api/log', { family, schema: { name: 'string' }, logs: [{ name: 'a' }, { name: 'b' }] });
@@ -74,9 +74,9 @@ describe('introspection alias bomb', () => {
   }, 60_000);
 
   it('refuses a small alias bomb that fits the token cap by its cost, introspection fields priced like lists', async () => {
-    const refused = await graphql(gateway, { query: aliases(100) });
+    const refused = await graphql(gateway, { query: aliases(1000) });
     expect(refused.status).toBe(400);
-    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'cost', maxCost: 10_000 });
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'cost', maxCost: 50_000 });
   });
 
   it('still answers the standard introspection query (Sandbox, codegen) under the default limits', async () => {
@@ -141,12 +141,13 @@ describe('statement fan-out', () => {
     expect(answer.body.data).toEqual({ a: { results: [{ name: 'a' }], truncated: false }, b: { results: [{ c: 1 }] } });
   });
 
-  it('prices rawQuery by its row cap: the default cap fits one per operation, not two', async () => {
-    const one = await graphql(gateway, { query: `{ rawQuery(query: "SELECT 1 AS one") { results columns { name type } truncated shards elapsedMs } }` });
-    expect(one.body.errors).toBeUndefined();
-    const two = await graphql(gateway, { query: `{ a: rawQuery(query: "SELECT 1 AS one") { results } b: rawQuery(query: "SELECT 2 AS two") { results } }` });
-    expect(two.status).toBe(400);
-    expect(two.body.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'cost' });
+  it('prices rawQuery by its row cap: the default cap fits five per operation, not six', async () => {
+    const rawQueries = (n: number): string => `{ ${Array.from({ length: n }, (_, i) => `q${i}: rawQuery(query: "SELECT ${i} AS n") { results }`).join(' ')} }`;
+    const five = await graphql(gateway, { query: rawQueries(5) });
+    expect(five.body.errors).toBeUndefined();
+    const six = await graphql(gateway, { query: rawQueries(6) });
+    expect(six.status).toBe(400);
+    expect(six.body.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'cost' });
   });
 });
 

@@ -62,7 +62,7 @@ describe('loadConfig defaults', () => {
     expect(c.ringVnodes).toBe(160);
     expect(c.rawLogs).toBe(true);
     expect(c.retention).toEqual({ defaultSeconds: null, purgeIntervalSeconds: 60, purgeBatchSize: 5000, purgerEnabled: true });
-    expect(c.graphql).toEqual({ introspection: true, sandbox: true, maxDepth: 12, maxCost: 10_000, maxStatements: 10 });
+    expect(c.graphql).toEqual({ introspection: true, sandbox: true, maxDepth: 12, maxCost: 50_000, maxStatements: 10 });
     expect(c.limits).toEqual({
       queryMaxBytes: 8 * 1024 * 1024,
       queryMaxLength: 100_000,
