@@ -13,30 +13,55 @@ interface DriverErrorLike {
   fatal?: unknown;
 }
 
-/** Connection-level failures: the shard is down, unreachable, or dropped us. */
-const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'PROTOCOL_ENQUEUE_AFTER_QUIT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_CONNECTION_KILLED',
-  'ER_TOO_MANY_USER_CONNECTIONS',
-  'ER_HOST_IS_BLOCKED',
-  'ER_ACCESS_DENIED_ERROR',
-  'ER_BAD_DB_ERROR',
-  'ER_OPTION_PREVENTS_STATEMENT',
-  'ER_READ_ONLY_MODE',
+/**
+ * Connection-level failures (the shard is down, unreachable, or dropped us),
+ * each with the `reason` the answer carries. Only these, and the codes below
+ * with their own reasons, are SHARD_UNAVAILABLE: mysql2 also marks some
+ * errors of its own (a row it cannot parse) `fatal`, and those are not the
+ * shard's fault.
+ */
+const UNAVAILABLE_REASONS: ReadonlyMap<string, string> = new Map([
+  ['ECONNREFUSED', 'unreachable'],
+  ['ETIMEDOUT', 'unreachable'],
+  ['EHOSTUNREACH', 'unreachable'],
+  ['ENETUNREACH', 'unreachable'],
+  ['ENOTFOUND', 'unreachable'],
+  ['EAI_AGAIN', 'unreachable'],
+  ['ECONNRESET', 'connection_lost'],
+  ['ECONNABORTED', 'connection_lost'],
+  ['EPIPE', 'connection_lost'],
+  ['PROTOCOL_CONNECTION_LOST', 'connection_lost'],
+  ['PROTOCOL_SEQUENCE_TIMEOUT', 'connection_lost'],
+  ['PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'connection_lost'],
+  ['PROTOCOL_ENQUEUE_AFTER_QUIT', 'connection_lost'],
+  ['ER_SERVER_SHUTDOWN', 'connection_lost'],
+  ['ER_CONNECTION_KILLED', 'connection_killed'],
+  ['ER_CON_COUNT_ERROR', 'too_many_connections'],
+  ['ER_TOO_MANY_USER_CONNECTIONS', 'too_many_connections'],
+  ['ER_HOST_IS_BLOCKED', 'host_blocked'],
+  ['ER_BAD_DB_ERROR', 'unknown_database'],
+  ['ER_OPTION_PREVENTS_STATEMENT', 'read_only'],
+  ['ER_READ_ONLY_MODE', 'read_only'],
 ]);
+
+/** ER_ACCESS_DENIED_ERROR (1045): the user or password is wrong; ER_DBACCESS_DENIED_ERROR (1044): no rights on the database. */
+const AUTH_ERRNOS: ReadonlySet<number> = new Set([1044, 1045]);
+const AUTH_CODES: ReadonlySet<string> = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR']);
+
+/** ER_QUERY_INTERRUPTED (1317): KILL QUERY on the server (an operator, or the server shutting down). */
+const INTERRUPTED_ERRNO = 1317;
+
+/** Code of the error the gateway's own statement deadline raises (shards/connection.ts). */
+export const NO_ANSWER_CODE = 'DATABALANCER_NO_ANSWER';
+
+/**
+ * The error of a statement the server did not answer within the gateway's
+ * own deadline (a hung server): `kind` says whether it was a query's
+ * (query_timeout_ms plus a margin) or a write's (write_timeout_ms).
+ */
+export function noAnswerError(kind: 'query' | 'write', timeoutMs: number): Error {
+  return Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: NO_ANSWER_CODE, kind, timeoutMs });
+}
 
 /** MariaDB ER_STATEMENT_TIMEOUT (1969) and MySQL ER_QUERY_TIMEOUT (3024). */
 const TIMEOUT_ERRNOS: ReadonlySet<number> = new Set([1969, 3024]);
@@ -56,12 +81,20 @@ function asDriverError(error: unknown): DriverErrorLike {
   return typeof error === 'object' && error !== null ? (error as DriverErrorLike) : {};
 }
 
-/** True when the error means the shard could not be reached or the connection died. */
+function isAuthError(e: DriverErrorLike): boolean {
+  return (typeof e.code === 'string' && AUTH_CODES.has(e.code)) || (typeof e.errno === 'number' && AUTH_ERRNOS.has(e.errno));
+}
+
+/**
+ * True when the error means the shard could not be used: unreachable, the
+ * connection died, the pool timed out, or the server refused the credentials.
+ * A `fatal` flag alone does not count (mysql2 sets it on its own parse errors).
+ */
 export function isUnavailableError(error: unknown): boolean {
   const e = asDriverError(error);
   if (e.name === 'KnexTimeoutError') return true;
-  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
-  return e.fatal === true;
+  if (isAuthError(e)) return true;
+  return typeof e.code === 'string' && UNAVAILABLE_REASONS.has(e.code);
 }
 
 /** The driver error itself, or the one an AppError was translated from. */
@@ -89,8 +122,10 @@ export function isNoSuchTableError(error: unknown): boolean {
 
 /**
  * Maps any error thrown while talking to a shard to an AppError.
- * AppErrors pass through; connection failures become SHARD_UNAVAILABLE (503),
- * statement timeouts QUERY_TIMEOUT (504), a statement larger than the
+ * AppErrors pass through; connection failures, refused credentials, pool
+ * timeouts and killed statements become SHARD_UNAVAILABLE (503, with a
+ * `reason`), statement timeouts QUERY_TIMEOUT (504), the gateway's own
+ * deadline QUERY_TIMEOUT for a query and SHARD_UNAVAILABLE for a write, a statement larger than the
  * server's max_allowed_packet PAYLOAD_TOO_LARGE (413), server errors on a user's query
  * QUERY_FAILED (400, with the server's own message), anything else INTERNAL_SERVER_ERROR.
  */
@@ -103,6 +138,23 @@ export function translateMysqlError(error: unknown, context: MysqlErrorContext):
       'QUERY_TIMEOUT',
       'the query ran past the statement time limit; narrow it (WHERE, LIMIT) or raise --query_timeout_ms',
       details,
+      error,
+    );
+  }
+  if (e.code === NO_ANSWER_CODE) {
+    const timeoutMs = Number((error as { timeoutMs?: unknown }).timeoutMs);
+    if ((error as { kind?: unknown }).kind === 'query') {
+      return new AppError(
+        'QUERY_TIMEOUT',
+        `shard "${context.shard}" did not answer the query within ${timeoutMs} ms (it may be hung or overloaded); narrow the query, retry later, or raise --query_timeout_ms`,
+        details,
+        error,
+      );
+    }
+    return new AppError(
+      'SHARD_UNAVAILABLE',
+      `shard "${context.shard}" did not answer within ${timeoutMs} ms (--write_timeout_ms): it may be hung or overloaded; retry once it answers`,
+      { ...details, reason: 'no_answer', timeoutMs },
       error,
     );
   }
@@ -122,11 +174,37 @@ export function translateMysqlError(error: unknown, context: MysqlErrorContext):
       error,
     );
   }
-  if (isUnavailableError(error)) {
+  if (isAuthError(e)) {
+    return new AppError(
+      'SHARD_UNAVAILABLE',
+      `shard "${context.shard}" refused the gateway's credentials${typeof e.sqlMessage === 'string' ? ` (${e.sqlMessage})` : ''}; check the user and password of that shard in --shards (or --mysql_username / --mysql_password)`,
+      { ...details, reason: 'authentication_failed' },
+      error,
+    );
+  }
+  if (e.code === 'ER_QUERY_INTERRUPTED' || e.errno === INTERRUPTED_ERRNO) {
+    return new AppError(
+      'SHARD_UNAVAILABLE',
+      `a statement of this request was killed on shard "${context.shard}" (KILL QUERY by an operator, or the server shutting down); retry`,
+      { ...details, reason: 'statement_killed' },
+      error,
+    );
+  }
+  const reason = typeof e.code === 'string' ? UNAVAILABLE_REASONS.get(e.code) : undefined;
+  if (reason !== undefined) {
     const unavailable = shardUnavailable(context.shard, error);
-    return context.family === undefined
-      ? unavailable
-      : new AppError('SHARD_UNAVAILABLE', `${unavailable.message} (it holds log family "${context.family}")`, details, error);
+    const message =
+      reason === 'connection_killed'
+        ? `the connection to shard "${context.shard}" was killed (KILL by an operator, or the server restarting); retry`
+        : reason === 'connection_lost'
+          ? `the connection to shard "${context.shard}" was lost; retry once it is back`
+          : unavailable.message;
+    return new AppError(
+      'SHARD_UNAVAILABLE',
+      context.family === undefined ? message : `${message} (it holds log family "${context.family}")`,
+      { ...details, reason },
+      error,
+    );
   }
   if (context.userQuery === true && typeof e.code === 'string' && e.code.startsWith(QUERY_ERROR_CODES_PREFIX)) {
     const serverMessage = typeof e.sqlMessage === 'string' ? e.sqlMessage : e.code;
