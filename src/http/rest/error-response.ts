@@ -6,6 +6,7 @@
  */
 import { AppError, isAppError } from '../../errors/app-error.js';
 import { httpStatusOf } from '../../errors/codes.js';
+import { bodyTooLarge } from './request-body.js';
 
 /** The JSON body of every error response. */
 export interface ErrorEnvelope {
@@ -29,18 +30,14 @@ export function toAppError(error: unknown, bodyLimitBytes: number): AppError {
   const message = typeof e.message === 'string' ? e.message : '';
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError(
-        'PAYLOAD_TOO_LARGE',
-        `the request body is larger than ${bodyLimitBytes} bytes; split the logs into smaller batches or raise --body_limit_bytes`,
-        { limitBytes: bodyLimitBytes },
-      );
+      return bodyTooLarge(bodyLimitBytes);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError('INVALID_JSON', `the request body is not valid JSON (${message}); send a JSON object`, {});
+      return new AppError('INVALID_JSON', 'the request body is not valid JSON; send a JSON object', {});
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json', {});
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'the Content-Type header is malformed; send the body as JSON with Content-Type: application/json', {});
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new AppError('BAD_USER_INPUT', 'the Content-Length header does not match the body', {});
+      return new AppError('BAD_USER_INPUT', 'the Content-Length header does not match the body; send the exact byte count of the body, or omit it and send the body chunked', {});
     default:
       break;
   }
