@@ -1,7 +1,8 @@
 /**
  * GET /healthz: the process is up (no I/O). GET /readyz: the catalog and
- * every shard answer; 503 with the details otherwise, so a load balancer can
- * take the instance out.
+ * every shard answer; 503 otherwise, so a load balancer can take the instance
+ * out. Unauthenticated, so it names shards and their reachability only:
+ * no server versions or addresses.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services/services.js';
@@ -12,6 +13,11 @@ export function registerHealth(app: FastifyInstance, services: Services): void {
   app.get('/readyz', async (_request, reply) => {
     const readiness = await services.health.readiness();
     reply.code(readiness.ready ? 200 : 503);
-    return { status: readiness.ready ? 'ready' : 'not ready', ...readiness };
+    return {
+      status: readiness.ready ? 'ready' : 'not ready',
+      ready: readiness.ready,
+      catalog: { reachable: readiness.catalog.reachable, error: readiness.catalog.error },
+      shards: readiness.shards.map(({ name, reachable, error }) => ({ name, reachable, error })),
+    };
   });
 }
