@@ -86,8 +86,12 @@ export interface Config {
   readonly graphql: {
     /** graphql_introspection: allow schema introspection, boolean; default true. */
     readonly introspection: boolean;
-    /** Serve Apollo Sandbox on GET /graphql: true unless production. */
-    readonly sandbox: boolean;
+    /**
+     * graphql_explorer: the page GET /graphql serves to browsers: Apollo
+     * Sandbox (loads from Apollo's CDN), GraphiQL (served from this package,
+     * works offline), or none; default sandbox, graphiql when production.
+     */
+    readonly explorer: 'sandbox' | 'graphiql' | 'off';
     /** graphql_max_depth: deepest allowed selection, levels; default 12. */
     readonly maxDepth: number;
     /** graphql_max_cost: cost an operation may have (fields, lists by their factor, rawQuery/rows by the rows they can return), cost units; default 50000. */
@@ -210,6 +214,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'purge_batch_size', kind: 'int', defaultValue: '5000', usage: 'Rows deleted per purge statement', unit: 'rows' },
   // boolean; default true
   { name: 'graphql_introspection', kind: 'bool', defaultValue: 'true', usage: 'Allow GraphQL schema introspection' },
+  // sandbox|graphiql|off; default sandbox (graphiql when NODE_ENV=production)
+  { name: 'graphql_explorer', kind: 'string', defaultValue: '', usage: 'Page GET /graphql serves to browsers: sandbox (Apollo Sandbox, needs internet), graphiql (offline, from this package) or off; default sandbox, graphiql when NODE_ENV=production' },
   // levels; default 12
   { name: 'graphql_max_depth', kind: 'int', defaultValue: '12', usage: 'Deepest allowed GraphQL selection, in levels', unit: 'levels' },
   // cost units; default 50000 (five rawQuery of query_max_rows=10000)
@@ -390,6 +396,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     problems.push(`${reader.sourceOf('rate_limit_redis')}="${redactUrl(rateLimitRedis)}" is not a redis:// URL; use e.g. redis://127.0.0.1:6379`);
   }
   const production = env['NODE_ENV'] === 'production';
+  const explorerText = reader.string('graphql_explorer').trim().toLowerCase();
+  let explorer: Config['graphql']['explorer'] = production ? 'graphiql' : 'sandbox';
+  if (explorerText === 'sandbox' || explorerText === 'graphiql' || explorerText === 'off') explorer = explorerText;
+  else if (explorerText !== '') {
+    problems.push(`${reader.sourceOf('graphql_explorer')}="${reader.string('graphql_explorer')}" is not an explorer; use sandbox, graphiql or off`);
+  }
 
   const config: Config = {
     mysqlAddress,
@@ -420,7 +432,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     graphql: {
       introspection: reader.bool('graphql_introspection'),
-      sandbox: !production,
+      explorer,
       maxDepth: reader.int('graphql_max_depth'),
       maxCost: reader.int('graphql_max_cost'),
       maxStatements: reader.int('graphql_max_statements'),

@@ -15,7 +15,7 @@ describe('production mode', () => {
     const config = loadConfig([`--shards=${shardsFlag(shards)}`, '--server_address=127.0.0.1:0', '--purge_interval_seconds=0'], {
       NODE_ENV: 'production',
     });
-    expect(config.graphql.sandbox).toBe(false);
+    expect(config.graphql.explorer).toBe('graphiql');
     const app = await createApp(config, createLogger('silent'));
     try {
       const url = await app.server.listen({ host: '127.0.0.1', port: 0 });

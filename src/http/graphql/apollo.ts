@@ -160,7 +160,7 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
       }),
     ],
     plugins: [
-      config.graphql.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      config.graphql.explorer === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
       errorLoggingPlugin(),
       // Apollo's default plugins, off: no field here has a cache hint (every
       // answer is live data), and nothing reports to Apollo's cloud. The cache

@@ -62,7 +62,7 @@ describe('loadConfig defaults', () => {
     expect(c.ringVnodes).toBe(160);
     expect(c.rawLogs).toBe(true);
     expect(c.retention).toEqual({ defaultSeconds: null, purgeIntervalSeconds: 60, purgeBatchSize: 5000, purgerEnabled: true });
-    expect(c.graphql).toEqual({ introspection: true, sandbox: true, maxDepth: 12, maxCost: 50_000, maxStatements: 10 });
+    expect(c.graphql).toEqual({ introspection: true, explorer: 'sandbox', maxDepth: 12, maxCost: 50_000, maxStatements: 10 });
     expect(c.limits).toEqual({
       queryMaxBytes: 8 * 1024 * 1024,
       queryMaxLength: 100_000,
@@ -200,10 +200,13 @@ describe('environment variables', () => {
     expect(load(['--log_level=DEBUG']).logLevel).toBe('debug');
   });
 
-  it('NODE_ENV=production sets production and turns the sandbox off', () => {
+  it('NODE_ENV=production sets production and serves the offline explorer instead of the sandbox', () => {
     const c = load([], { NODE_ENV: 'production' });
     expect(c.production).toBe(true);
-    expect(c.graphql.sandbox).toBe(false);
+    expect(c.graphql.explorer).toBe('graphiql');
+    expect(load(['--graphql_explorer=off'], { NODE_ENV: 'production' }).graphql.explorer).toBe('off');
+    expect(load(['--graphql_explorer=GraphiQL']).graphql.explorer).toBe('graphiql');
+    expect(problemsOf(['--graphql_explorer=playground']).join('\n')).toContain('sandbox, graphiql or off');
     expect(load([], { NODE_ENV: 'development' }).production).toBe(false);
   });
 
