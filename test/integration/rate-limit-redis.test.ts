@@ -88,6 +88,7 @@ let raw: Redis;
 beforeAll(async () => {
   shared = await startRedis();
   raw = new Redis(shared.url, { maxRetriesPerRequest: 1 });
+  raw.on('error', () => undefined);
 });
 afterAll(async () => {
   raw?.disconnect();
@@ -217,6 +218,7 @@ describe('a Redis that is down', () => {
     }
     expect(back).toBe(true);
     const check = new Redis(again.url, { maxRetriesPerRequest: 1 });
+    check.on('error', () => undefined);
     onTestFinished(() => check.disconnect());
     expect(await check.get(`databalancer:rate:${key}:${Math.floor(T0 / 60_000)}`)).toBe('1');
     expect(lines.filter((l) => l.level === 30).map((l) => l.msg)).toContain('rate-limit Redis is reachable again; per-token limits are shared again');
