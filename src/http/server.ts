@@ -132,6 +132,11 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     requestTimeout: requestTimeoutMs,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // While closing, fastify answers requests that still arrive on open
+    // connections with its own 503 body. Serve them instead (the pools close
+    // only after the server has), each with Connection: close, so the client
+    // needs no retry and the connection still goes away.
+    return503OnClosing: false,
     http: {
       // Node refuses a headers timeout longer than the request timeout.
       headersTimeout: Math.min(headersTimeoutMs, requestTimeoutMs),

@@ -208,3 +208,41 @@ describe('slow clients', () => {
     expect((await api(strict, 'GET', '/api/describe')).status).toBe(200);
   });
 });
+
+describe('closing', () => {
+  it("a request that arrives while the gateway closes is answered, never in fastify's own 503 shape", async () => {
+    const closing = await startGateway(shards);
+    let closed: Promise<void> | undefined;
+    try {
+      const { hostname, port } = new URL(closing.url);
+      const socket = connect({ host: hostname, port: Number(port) });
+      socket.on('error', () => undefined);
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const ended = new Promise<void>((resolve) => {
+        socket.on('close', () => resolve());
+        setTimeout(resolve, 15_000).unref();
+      });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      // The first request is in flight (its body not sent yet) when the close begins; the second arrives during it.
+      const body = JSON.stringify({ query: 'SELECT 1 AS one' });
+      socket.write(`POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await sleep(300);
+      closed = closing.close();
+      await sleep(300);
+      socket.write(`${body}GET /api/describe HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await ended;
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('utf8');
+      const responses = text.split(/(?=HTTP\/1\.1 \d{3} )/);
+      expect(responses[0], text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(responses[0]).toContain('"one":1');
+      expect(text).not.toContain('"statusCode"');
+      // The second is served, and the connection then closes.
+      expect(responses[1], text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(responses[1]?.toLowerCase()).toContain('connection: close');
+    } finally {
+      await (closed ?? closing.close());
+    }
+  });
+});
