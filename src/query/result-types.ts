@@ -1,7 +1,9 @@
 /**
  * How result values and column types leave the gateway: numbers as JSON
  * numbers (integers past 2^53 and long decimals as strings), DATETIME as
- * ISO-8601 UTC, JSON columns parsed, BOOLEAN (TINYINT(1)) as true/false.
+ * ISO-8601 UTC, JSON columns parsed, BOOLEAN (TINYINT(1)) as true/false,
+ * binary strings (BINARY, VARBINARY, BLOB, BIT: the binary character set) as
+ * base64 text, typed `binary(base64)`.
  * Pure: used as mysql2's per-query typeCast.
  */
 import { sqlDateTimeToIso } from '../schema/time.js';
@@ -76,10 +78,28 @@ export function castCell(field: CastField, next: () => unknown): CellValue {
     }
     default: {
       const value = next();
-      if (Buffer.isBuffer(value)) return value.toString('utf8');
+      // mysql2 gives a Buffer exactly for the binary character set: bytes, not text.
+      if (Buffer.isBuffer(value)) return value.toString('base64');
       return value as CellValue;
     }
   }
+}
+
+/** MySQL's character set number of `binary`. */
+export const BINARY_CHARSET = 63;
+
+/** Column type of binary string columns: their values are base64 text. */
+export const BINARY_TYPE_NAME = 'binary(base64)';
+
+/** Types whose binary-charset values are bytes (mysql2's Buffer branch). */
+const BYTE_TYPES: ReadonlySet<string> = new Set(['VAR_STRING', 'VARCHAR', 'STRING', 'BLOB', 'TINY_BLOB', 'MEDIUM_BLOB', 'LONG_BLOB', 'BIT']);
+
+/**
+ * True when a result column carries bytes (its values are base64 text).
+ * Example: UNHEX('FF') is VAR_STRING with character set 63 -> true; a TEXT column -> false.
+ */
+export function isBinaryField(field: { type: string; characterSet?: number | undefined }): boolean {
+  return field.characterSet === BINARY_CHARSET && BYTE_TYPES.has(field.type);
 }
 
 /** MySQL protocol column type numbers (as in result field packets) -> mysql2's type names. */

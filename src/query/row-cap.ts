@@ -5,13 +5,20 @@
  * rows, and otherwise exactly its own rows. It edits the user's text at one
  * token (or appends a clause) and never re-serialises an AST, so what runs
  * is what the user wrote. Pure; it does not validate (call validateSql first).
+ * Server messages about the capped text quote it ("... near '...' at line
+ * N"); restateServerMessage/restateCapError put them back in terms of the
+ * user's own SQL, so the cap never shows.
  */
+import { AppError, isAppError } from '../errors/app-error.js';
 import { isCodeToken, tokenizeSql, type SqlToken, type ValidatedQuery } from './validate-sql.js';
 
 /** Alias of the derived table used when the cap has to wrap the query. */
 export const CAP_ALIAS = 'databalancer_capped';
 
 const INTEGER = /^[0-9]+$/;
+
+/** What the cap puts before a query it wraps. */
+const WRAP_PREFIX = 'SELECT * FROM (\n';
 
 function isWord(token: SqlToken | undefined, word: string): boolean {
   return token !== undefined && token.kind === 'word' && token.text.toUpperCase() === word;
@@ -75,8 +82,89 @@ export function applyRowCap(query: ValidatedQuery, maxRows: number): string {
     count = rest[0];
   }
   if (count === undefined) {
-    return `SELECT * FROM (\n${sql}\n) AS ${CAP_ALIAS} LIMIT ${maxRows}`;
+    return `${WRAP_PREFIX}${sql}\n) AS ${CAP_ALIAS} LIMIT ${maxRows}`;
   }
   if (BigInt(count.text) <= BigInt(maxRows)) return sql;
   return `${sql.slice(0, count.start)}${maxRows}${sql.slice(count.end)}`;
+}
+
+/** Longest snippet MySQL and MariaDB quote after "near" (`%-.80s`). */
+const NEAR_SNIPPET_MAX = 80;
+
+/**
+ * Where the user's text sits in the capped text: capped [shift, from) is the
+ * user's [0, from - shift); capped [from, to) was added (or replaced the
+ * user's count digits, which start at user offset `replaced`); capped
+ * [to, end) is the user's tail from `resume`.
+ */
+interface CapLayout {
+  shift: number;
+  from: number;
+  to: number;
+  replaced: number | null;
+  resume: number;
+}
+
+function layoutOf(userSql: string, capped: string): CapLayout {
+  if (capped.startsWith(userSql)) {
+    return { shift: 0, from: userSql.length, to: capped.length, replaced: null, resume: userSql.length };
+  }
+  if (capped.startsWith(WRAP_PREFIX + userSql)) {
+    const shift = WRAP_PREFIX.length;
+    return { shift, from: shift + userSql.length, to: capped.length, replaced: null, resume: userSql.length };
+  }
+  // The count's digits replaced: a common prefix and suffix around them.
+  let p = 0;
+  while (p < userSql.length && p < capped.length && userSql[p] === capped[p]) p++;
+  let q = 0;
+  while (q < userSql.length - p && q < capped.length - p && userSql[userSql.length - 1 - q] === capped[capped.length - 1 - q]) q++;
+  return { shift: 0, from: p, to: capped.length - q, replaced: p, resume: userSql.length - q };
+}
+
+/** The user offset of capped offset `at`, or null inside text the cap added. */
+function userOffset(layout: CapLayout, at: number): number | null {
+  if (at < layout.shift) return null;
+  if (at < layout.from) return at - layout.shift;
+  if (at < layout.to) return layout.replaced;
+  return layout.replaced === null ? null : at - layout.to + layout.resume;
+}
+
+/**
+ * Rewrites a server error message about `capped` (what ran) so that it
+ * quotes `userSql` (what the user sent) only: the "near '<text>' at line N"
+ * of a syntax error is re-cut from the user's text with the user's line
+ * number, or says "at the end of the query" when it points into the text
+ * the cap added. Other messages are returned unchanged.
+ * Example: near '>>'$.a' FROM t\nLIMIT 10001' at line 1 -> near '>>'$.a' FROM t' at line 1.
+ */
+export function restateServerMessage(message: string, userSql: string, capped: string): string {
+  const match = /near '([\s\S]*)' at line (\d+)$/.exec(message);
+  if (match === null || capped === userSql) return message;
+  const snippet = match[1] ?? '';
+  const layout = layoutOf(userSql, capped);
+  let lineStart = 0;
+  for (let line = 1; line < Number(match[2]); line++) {
+    const nl = capped.indexOf('\n', lineStart);
+    if (nl === -1) return message;
+    lineStart = nl + 1;
+  }
+  const at = snippet === '' ? capped.length : capped.indexOf(snippet, lineStart);
+  if (at === -1) return message;
+  const head = message.slice(0, match.index);
+  const userAt = userOffset(layout, at);
+  if (userAt === null) return `${head}at the end of the query`;
+  const end = snippet.length >= NEAR_SNIPPET_MAX ? Math.min(userSql.length, userAt + NEAR_SNIPPET_MAX) : userSql.length;
+  const userLine = userSql.slice(0, userAt).split('\n').length;
+  return `${head}near '${userSql.slice(userAt, end)}' at line ${userLine}`;
+}
+
+/**
+ * The same error with its message restated ({@link restateServerMessage})
+ * when it is a QUERY_FAILED AppError about the capped text; anything else
+ * unchanged.
+ */
+export function restateCapError(error: unknown, query: ValidatedQuery, capped: string): unknown {
+  if (!isAppError(error) || error.code !== 'QUERY_FAILED') return error;
+  const message = restateServerMessage(error.message, query.sql, capped);
+  return message === error.message ? error : new AppError(error.code, message, error.details, error.cause);
 }

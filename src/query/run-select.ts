@@ -4,11 +4,35 @@
  * transaction on a staging connection for federated ones. Converts cells as
  * result-types.ts says and caps the rows. It must not decide where a query
  * runs (route-query.ts and the query service do).
+ *
+ * How a result is bounded and shaped:
+ * - Rows: the SQL asks for at most maxRows + 1 rows (row-cap.ts); one past
+ *   maxRows means more exist (`truncatedReason: 'rows'`).
+ * - Bytes (query_max_bytes): every cell is measured in the typeCast as its
+ *   packet arrives (mysql2 streams rows), as its JSON size plus its key's.
+ *   The first cell past the budget ends the result: the rows before it are
+ *   the answer (`truncatedReason: 'bytes'`), and the connection is destroyed
+ *   at once, which stops the server sending (it fails its next write and ends
+ *   the query) and tells the pool to replace it. So the gateway holds at
+ *   most the budget plus one packet (bounded by the server's
+ *   max_allowed_packet), never the whole result.
+ * - Column names are data: rows are built as prototype-less objects, so
+ *   `__proto__`, `constructor` or `toString` are ordinary keys, and mysql2
+ *   runs with `disableEval` (its static row parser), which never compiles a
+ *   parser from the names (the compiled one refuses `__proto__` and friends
+ *   with a fatal error, and caches one function per column list).
+ * - Two columns of the same name would collapse into one key: the result is
+ *   refused (DUPLICATE_COLUMN_NAME) as soon as the column list arrives,
+ *   before any row is read; so is the server's own ER_DUP_FIELDNAME (a
+ *   derived table, or the row cap's wrapper, with duplicates).
+ * - Binary columns (BINARY, VARBINARY, BLOB, BIT: the binary character set)
+ *   come back as base64 strings, and their type says `binary(base64)`.
  */
 import type { FieldPacket, QueryError } from 'mysql2';
+import { AppError } from '../errors/app-error.js';
 import type { PooledConnection } from '../shards/connection.js';
 import type { SqlValue } from '../schema/coerce-value.js';
-import { castCell, sqlTypeName, typeNameOfNumber, type CastField, type CellValue } from './result-types.js';
+import { castCell, isBinaryField, sqlTypeName, typeNameOfNumber, BINARY_TYPE_NAME, type CastField, type CellValue } from './result-types.js';
 
 /** One result column: its name and SQL type, in the server's order. */
 export interface QueryColumn {
@@ -16,65 +40,220 @@ export interface QueryColumn {
   type: string;
 }
 
-/** Rows of a result, already JSON-ready, plus whether the row cap cut them. */
+/** Which limit cut a result: the row cap (query_max_rows) or the byte budget (query_max_bytes). */
+export type TruncatedReason = 'rows' | 'bytes';
+
+/** A result row: a prototype-less object keyed by column name (any name is an ordinary key). */
+export type ResultRow = Record<string, CellValue>;
+
+/** Rows of a result, already JSON-ready, plus whether a limit cut them and which. */
 export interface QueryRows {
   columns: QueryColumn[];
-  rows: Array<Record<string, CellValue>>;
+  rows: ResultRow[];
   truncated: boolean;
+  /** Null when not truncated. */
+  truncatedReason: TruncatedReason | null;
+}
+
+/** Bounds of one result. */
+export interface ResultLimits {
+  /** Rows returned at most (the SQL asks for one more to detect truncation). */
+  maxRows: number;
+  /** Bytes of rows returned at most (their JSON size, keys included). */
+  maxBytes: number;
+}
+
+/** JSON bytes a row adds besides its cells: `{}` and a comma. */
+const ROW_OVERHEAD = 3;
+/** JSON bytes a cell adds besides its key and value: quotes, colon, comma. */
+const CELL_OVERHEAD = 4;
+
+/** JSON size of a cell value, in bytes (strings as UTF-8 plus quotes; escapes not counted). */
+export function cellBytes(value: CellValue): number {
+  if (value === null) return 4;
+  switch (typeof value) {
+    case 'string':
+      return Buffer.byteLength(value, 'utf8') + 2;
+    case 'number':
+      return String(value).length;
+    case 'boolean':
+      return value ? 4 : 5;
+    default:
+      return Buffer.byteLength(JSON.stringify(value), 'utf8');
+  }
+}
+
+/** JSON size of a row (as {@link cellBytes} counts). */
+export function rowBytes(row: ResultRow): number {
+  let bytes = ROW_OVERHEAD;
+  for (const key of Object.keys(row)) bytes += Buffer.byteLength(key, 'utf8') + CELL_OVERHEAD + cellBytes(row[key] ?? null);
+  return bytes;
 }
 
 /**
- * Runs `sql` (already validated and row-capped to at most maxRows + 1 rows)
- * and shapes the result. `truncated` is true when more than maxRows came back.
- * `values`, when given, are bound to the `?` placeholders by mysql2 (the
- * GraphQL rows filter); users' SQL text is sent as it is.
+ * Cuts `rows` to `limits` (rows first, then bytes in order), for results
+ * merged from several servers. `truncated` (a part was cut already) is kept.
  */
-export function runSelect(connection: PooledConnection, sql: string, maxRows: number, values?: readonly SqlValue[]): Promise<QueryRows> {
-  return new Promise((resolve, reject) => {
-    connection.query(
-      {
-        sql,
-        ...(values === undefined ? {} : { values: [...values] }),
-        rowsAsArray: true,
-        typeCast: (field: CastField, next: () => unknown) => castCell(field, next),
-      },
-      (error: QueryError | null, rows: unknown, fields: FieldPacket[] | undefined) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        resolve(shapeRows(rows as CellValue[][], (fields ?? []) as unknown as CastFieldWithName[], maxRows));
-      },
-    );
-  });
+export function capRows(rows: readonly ResultRow[], limits: ResultLimits, already: TruncatedReason | null = null): { rows: ResultRow[]; truncatedReason: TruncatedReason | null } {
+  let reason: TruncatedReason | null = already;
+  let kept = rows.length > limits.maxRows ? rows.slice(0, limits.maxRows) : [...rows];
+  if (rows.length > limits.maxRows) reason ??= 'rows';
+  let bytes = 0;
+  for (let i = 0; i < kept.length; i++) {
+    bytes += rowBytes(kept[i] as ResultRow);
+    if (bytes > limits.maxBytes) {
+      kept = kept.slice(0, i);
+      reason = 'bytes';
+      break;
+    }
+  }
+  return { rows: kept, truncatedReason: reason };
 }
 
-interface CastFieldWithName {
+/** The first name that occurs twice, or undefined. */
+function duplicateName(names: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+/** The DUPLICATE_COLUMN_NAME answer for `name`. */
+export function duplicateColumn(name: string | undefined): AppError {
+  const shown = name === undefined ? 'a column name' : `"${name}"`;
+  return new AppError(
+    'DUPLICATE_COLUMN_NAME',
+    `the result has two columns named ${shown}, and rows are objects keyed by column name, so one would hide the other; give them distinct aliases, for example SELECT a.id AS a_id, b.id AS b_id`,
+    name === undefined ? {} : { column: name },
+  );
+}
+
+/** MySQL/MariaDB ER_DUP_FIELDNAME: a derived table (or the row cap's wrapper) has two columns of one name. */
+function isDuplicateFieldError(error: QueryError): boolean {
+  return error.code === 'ER_DUP_FIELDNAME' || error.errno === 1060;
+}
+
+/** The quoted name in "Duplicate column name 'x'", for the message. */
+function duplicateNameInMessage(error: QueryError): string | undefined {
+  const match = /'(.*)'/.exec((error as QueryError & { sqlMessage?: string }).sqlMessage ?? error.message);
+  return match?.[1];
+}
+
+/** Stops a result mid-stream: the server fails its next write and ends the query; the pool drops the connection. */
+function abandon(connection: PooledConnection): void {
+  connection.destroy();
+  (connection as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
+}
+
+interface FieldWithName {
   name: string;
   typeName?: string;
   columnType?: number;
   type?: number;
   columnLength?: number;
   length?: number;
+  characterSet?: number;
   extendedFormat?: string;
 }
 
-function shapeRows(rows: CellValue[][], fields: readonly CastFieldWithName[], maxRows: number): QueryRows {
-  const columns = fields.map((field) => ({
-    name: field.name,
-    type: sqlTypeName({
-      type: field.typeName ?? typeNameOfNumber(field.columnType ?? field.type),
-      length: field.columnLength ?? field.length ?? 0,
-      extendedFormat: field.extendedFormat,
-    }),
-  }));
-  const truncated = rows.length > maxRows;
-  const kept = truncated ? rows.slice(0, maxRows) : rows;
-  const names = columns.map((c) => c.name);
-  const shaped = kept.map((row) => {
-    const object: Record<string, CellValue> = {};
-    for (let i = 0; i < names.length; i++) object[names[i] as string] = row[i] ?? null;
-    return object;
+function columnsOf(fields: readonly FieldWithName[]): QueryColumn[] {
+  return fields.map((field) => {
+    const type = field.typeName ?? typeNameOfNumber(field.columnType ?? field.type);
+    return {
+      name: field.name,
+      type: isBinaryField({ type, characterSet: field.characterSet }) ? BINARY_TYPE_NAME : sqlTypeName({
+        type,
+        length: field.columnLength ?? field.length ?? 0,
+        extendedFormat: field.extendedFormat,
+      }),
+    };
   });
-  return { columns, rows: shaped, truncated };
+}
+
+/**
+ * Runs `sql` (already validated and row-capped to at most maxRows + 1 rows)
+ * and shapes the result within `limits` (see the module header).
+ * `values`, when given, are bound to the `?` placeholders by mysql2 (the
+ * GraphQL rows filter); users' SQL text is sent as it is.
+ * Rejects with the driver's error, or DUPLICATE_COLUMN_NAME.
+ */
+export function runSelect(connection: PooledConnection, sql: string, limits: ResultLimits, values?: readonly SqlValue[]): Promise<QueryRows> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let names: string[] = [];
+    const rows: ResultRow[] = [];
+    let bytes = 0;
+    /** Bytes of the row being read (its cells so far). */
+    let pending = ROW_OVERHEAD;
+    let cell = 0;
+    /** Set once the answer is decided: later cells are not even read. */
+    let stopped = false;
+
+    const finish = (truncatedReason: TruncatedReason | null, columns: QueryColumn[]): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ columns, rows, truncated: truncatedReason !== null, truncatedReason });
+    };
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
+
+    let columns: QueryColumn[] = [];
+    const command = connection.query({
+      sql,
+      ...(values === undefined ? {} : { values: [...values] }),
+      rowsAsArray: true,
+      disableEval: true,
+      typeCast: (field: CastField, next: () => unknown) => {
+        if (stopped) return null;
+        const value = castCell(field, next);
+        pending += Buffer.byteLength(names[cell] ?? '', 'utf8') + CELL_OVERHEAD + cellBytes(value);
+        cell++;
+        if (bytes + pending > limits.maxBytes) {
+          stopped = true;
+          abandon(connection);
+          finish('bytes', columns);
+          return null;
+        }
+        return value;
+      },
+    } as Parameters<PooledConnection['query']>[0]);
+
+    command.on('fields', (fields: FieldPacket[]) => {
+      const list = (fields ?? []) as unknown as FieldWithName[];
+      names = list.map((f) => f.name);
+      columns = columnsOf(list);
+      const duplicate = duplicateName(names);
+      if (duplicate !== undefined) {
+        stopped = true;
+        abandon(connection);
+        fail(duplicateColumn(duplicate));
+      }
+    });
+    command.on('result', (cells: unknown) => {
+      const row = cells as CellValue[];
+      if (stopped) return;
+      bytes += pending;
+      pending = ROW_OVERHEAD;
+      cell = 0;
+      if (rows.length >= limits.maxRows) {
+        // One past the cap: more rows exist. The capped SQL sends no more than this one.
+        stopped = true;
+        return;
+      }
+      const object: ResultRow = Object.create(null) as ResultRow;
+      for (let i = 0; i < names.length; i++) object[names[i] as string] = row[i] ?? null;
+      rows.push(object);
+    });
+    command.on('error', (error: QueryError) => {
+      fail(isDuplicateFieldError(error) ? duplicateColumn(duplicateNameInMessage(error)) : error);
+    });
+    command.on('end', () => {
+      finish(stopped ? 'rows' : null, columns);
+    });
+  });
 }

@@ -45,16 +45,20 @@ export interface RowsResult {
 export interface FamilyServiceOptions {
   manager: ShardManager;
   describe: DescribeService;
+  /** Bytes of rows one page carries at most (query_max_bytes); a page cut by it has fewer rows and hasMore. */
+  maxBytes: number;
 }
 
 /** Reads single families: their description and their rows. */
 export class FamilyService {
   private readonly manager: ShardManager;
   private readonly describer: DescribeService;
+  private readonly maxBytes: number;
 
   constructor(options: FamilyServiceOptions) {
     this.manager = options.manager;
     this.describer = options.describe;
+    this.maxBytes = options.maxBytes;
   }
 
   /** Every family, ordered by name (as describe lists them). Throws SHARD_UNAVAILABLE when the catalog is down. */
@@ -92,7 +96,7 @@ export class FamilyService {
     });
     // The compiled SELECT asks for limit + 1 rows: one past the cap means more match.
     const page = await this.manager.withReader(info.shard, family, (connection) =>
-      runSelect(connection, compiled.sql, compiled.limit, compiled.values),
+      runSelect(connection, compiled.sql, { maxRows: compiled.limit, maxBytes: this.maxBytes }, compiled.values),
     );
     return {
       family,

@@ -7,8 +7,8 @@
  */
 import type { Logger } from '../logging/logger.js';
 import { AppError } from '../errors/app-error.js';
-import { validateSql } from '../query/validate-sql.js';
-import { applyRowCap } from '../query/row-cap.js';
+import { validateSql, type SqlLimits } from '../query/validate-sql.js';
+import { applyRowCap, restateCapError } from '../query/row-cap.js';
 import { planQuery } from '../query/route-query.js';
 import { planScatter } from '../query/scatter-plan.js';
 import { executePlan } from '../query/execute-plan.js';
@@ -21,6 +21,8 @@ export interface QueryResult {
   results: QueryRows['rows'];
   columns: QueryRows['columns'];
   truncated: boolean;
+  /** Which limit cut the rows: 'rows' (query_max_rows) or 'bytes' (query_max_bytes); null when not truncated. */
+  truncatedReason: QueryRows['truncatedReason'];
   /** Shards whose data the answer used. */
   shards: string[];
   /** Wall time in milliseconds, gateway side. */
@@ -33,6 +35,10 @@ export interface QueryServiceOptions {
   logger: Logger;
   /** Rows returned at most; more are cut and flagged `truncated`. */
   maxRows: number;
+  /** Bytes of rows returned at most (query_max_bytes); more are cut and flagged `truncated`. */
+  maxBytes: number;
+  /** Bounds on the SQL text before it is parsed (query_max_length, query_max_tokens). */
+  sqlLimits?: SqlLimits;
   /** Statement time limit, milliseconds. */
   timeoutMs: number;
   /** Rows a federated query may copy between shards. */
@@ -49,12 +55,13 @@ export class QueryService {
 
   /**
    * Runs one read-only SELECT. Throws QUERY_PARSE_FAILED, QUERY_NOT_READ_ONLY,
-   * QUERY_TABLE_FORBIDDEN, QUERY_FAILED, QUERY_TOO_LARGE (400), TABLE_NOT_FOUND
+   * QUERY_TABLE_FORBIDDEN, QUERY_TOO_COMPLEX, DUPLICATE_COLUMN_NAME,
+   * QUERY_FAILED, QUERY_TOO_LARGE (400), TABLE_NOT_FOUND
    * (404), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
    */
   async query(sql: unknown): Promise<QueryResult> {
     const started = performance.now();
-    const validated = validateSql(sql);
+    const validated = validateSql(sql, this.options.sqlLimits);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const { manager } = this.options;
 
@@ -81,11 +88,15 @@ export class QueryService {
       allShards: manager.shards.map((s) => s.id),
     });
     const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
-    const executed = await executePlan(manager, plan, scatter, capped, this.options);
+    const executed = await executePlan(manager, plan, scatter, capped, this.options).catch((error: unknown) => {
+      // Server messages quote what ran: put them in terms of the user's SQL, without the row cap.
+      throw restateCapError(error, validated, capped);
+    });
     return {
       results: executed.rows,
       columns: executed.columns,
       truncated: executed.truncated,
+      truncatedReason: executed.truncatedReason,
       shards: executed.shards,
       elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
     };

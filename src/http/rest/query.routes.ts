@@ -8,6 +8,7 @@ export function registerQueryRoutes(app: FastifyInstance, services: Services): v
   app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request) => {
     const body = requireObject(request.body);
     const result = await services.query.query(body.query);
-    return result.truncated ? { results: result.results, truncated: true } : { results: result.results };
+    // Seed shape when whole; a cut result also says which limit cut it ("rows" or "bytes").
+    return result.truncated ? { results: result.results, truncated: true, truncatedReason: result.truncatedReason } : { results: result.results };
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRowCap, CAP_ALIAS } from '../../../src/query/row-cap.js';
+import { applyRowCap, CAP_ALIAS, restateServerMessage } from '../../../src/query/row-cap.js';
 import { validateSql } from '../../../src/query/validate-sql.js';
 
 function cap(sql: string, maxRows: number): string {
@@ -68,5 +68,62 @@ describe('applyRowCap', () => {
   it('refuses a nonsensical cap', () => {
     const query = validateSql('SELECT 1');
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => applyRowCap(query, bad)).toThrow(RangeError);
+  });
+});
+
+describe('restateServerMessage', () => {
+  const near = (snippet: string, line: number): string =>
+    `You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '${snippet}' at line ${line}`;
+
+  it('quotes the user text, not the appended LIMIT', () => {
+    const user = "SELECT '{}'->>'$.a' AS v FROM t";
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 10001);
+    expect(restateServerMessage(near(">>'$.a' AS v FROM t\nLIMIT 10001", 1), user, capped)).toBe(near(">>'$.a' AS v FROM t", 1));
+  });
+
+  it('quotes the user LIMIT, not the lowered one', () => {
+    const user = "SELECT '{}'->'$.a' AS v FROM t LIMIT 20000";
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 4);
+    expect(capped).toContain('LIMIT 4');
+    expect(restateServerMessage(near(">'$.a' AS v FROM t LIMIT 4", 1), user, capped)).toBe(near(">'$.a' AS v FROM t LIMIT 20000", 1));
+  });
+
+  it('quotes the user text and counts lines in it when the query was wrapped', () => {
+    const user = "SELECT a\nFROM t WHERE '{}'->'$.a' LIMIT 0x10";
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 4);
+    expect(capped.startsWith('SELECT * FROM (')).toBe(true);
+    // The server counts the wrapper's first line: the user's line 2 is its line 3.
+    expect(restateServerMessage(near(">'$.a' LIMIT 0x10\n) AS databalancer_capped LIMIT 4", 3), user, capped)).toBe(
+      near(">'$.a' LIMIT 0x10", 2),
+    );
+  });
+
+  it('says "at the end of the query" when the server points into the added text', () => {
+    const user = 'SELECT 1 FROM t WHERE';
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 11);
+    expect(restateServerMessage(near('LIMIT 11', 2), user, capped)).toBe(
+      'You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use at the end of the query',
+    );
+  });
+
+  it('keeps a long snippet to 80 characters of the user text, and leaves other messages alone', () => {
+    const user = `SELECT x FROM t WHERE ${'a + '.repeat(40)}1 !! 2`;
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 5);
+    const at = user.indexOf('a + ');
+    expect(restateServerMessage(near(capped.slice(at, at + 80), 1), user, capped)).toBe(near(user.slice(at, at + 80), 1));
+    expect(restateServerMessage("Unknown column 'x' in 'field list'", user, capped)).toBe("Unknown column 'x' in 'field list'");
+    expect(restateServerMessage(near('nowhere', 1), user, capped)).toBe(near('nowhere', 1));
+  });
+});
+
+describe('restateServerMessage with a lowered count before OFFSET', () => {
+  it('quotes the user count and what follows it', () => {
+    const user = "SELECT '{}'->'$.a' AS v FROM t LIMIT 20000 OFFSET 3";
+    const capped = applyRowCap({ sql: user, tables: ['t'] }, 4);
+    expect(capped).toBe("SELECT '{}'->'$.a' AS v FROM t LIMIT 4 OFFSET 3");
+    const message = (snippet: string): string => `syntax error near '${snippet}' at line 1`;
+    expect(restateServerMessage(message(">'$.a' AS v FROM t LIMIT 4 OFFSET 3"), user, capped)).toBe(message(">'$.a' AS v FROM t LIMIT 20000 OFFSET 3"));
+    expect(restateServerMessage(message('OFFSET 3'), user, capped)).toBe(message('OFFSET 3'));
+    expect(restateServerMessage(message('4 OFFSET 3'), user, capped)).toBe(message('20000 OFFSET 3'));
   });
 });

@@ -214,8 +214,13 @@ export type QueryResult = {
   results: Array<Scalars['JSONObject']['output']>;
   /** The shards whose data the answer used. */
   shards: Array<Scalars['String']['output']>;
-  /** True when the gateway's row cap cut the result; narrow the query or add LIMIT. */
+  /** True when the gateway's row cap or byte budget cut the result; narrow the query or add LIMIT. */
   truncated: Scalars['Boolean']['output'];
+  /**
+   * Which limit cut the result: `rows` (more than `query_max_rows` rows) or `bytes`
+   * (more than `query_max_bytes` bytes of rows: the rows that fit are returned); null when not truncated.
+   */
+  truncatedReason?: Maybe<Scalars['String']['output']>;
 };
 
 /** One column of a query result. */
@@ -533,6 +538,7 @@ export type QueryResultResolvers<ContextType = GraphqlContext, ParentType extend
   results?: Resolver<Array<ResolversTypes['JSONObject']>, ParentType, ContextType>;
   shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   truncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  truncatedReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type ResultColumnResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['ResultColumn'] = ResolversParentTypes['ResultColumn']> = {
