@@ -198,12 +198,17 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   // take (415), and decompress gzip/deflate under the body limit, which
   // fastify then applies to the decompressed bytes.
   server.addHook('preParsing', async (request, _reply, payload) => {
-    if (!hasBody(request)) return payload;
+    // Not found (404 or 405) whatever the body: it is read under the limit and dropped.
+    if (request.is404 || !hasBody(request)) return payload;
     bodyMediaType(request.headers['content-type'], extraTypesOf(request));
     const coding = contentCoding(request.headers['content-encoding']);
     return coding === null ? payload : decompressBody(payload, coding, config.bodyLimitBytes);
   });
   server.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.is404) {
+      done(null, undefined);
+      return;
+    }
     try {
       const routeConfig = request.routeOptions.config;
       const mediaType = bodyMediaType(request.headers['content-type'], extraTypesOf(request));

@@ -107,6 +107,15 @@ describe('media types', () => {
     expect(await countOf(family)).toBe(1);
   });
 
+  it('an unknown route or method is 404 / 405 whatever its body', async () => {
+    const unknown = await fetch(`${gateway.url}/api/nope`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'content-encoding': 'br' }, body: '\u0001 not json' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
+    const wrongMethod = await fetch(`${gateway.url}/api/describe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    expect(wrongMethod.status).toBe(405);
+    expect(((await wrongMethod.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+  });
+
   it('POST /api/query refuses text/plain too', async () => {
     const response = await fetch(`${gateway.url}/api/query`, {
       method: 'POST',
