@@ -156,7 +156,8 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
       logger.debug({ code: (error as { code?: unknown }).code }, 'client error');
       const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
       if (socket.writable && inFlight?.headersSent !== true) writeOnSocket(socket, clientErrorOf(error, config));
-      else socket.destroy();
+      // Ended by an earlier answer: its timer closes it once the answer has left.
+      else if (!socket.writableEnded) socket.destroy();
     },
     // The router's own errors: a bad percent-escape, an overlong path parameter.
     frameworkErrors(error, request, reply) {
