@@ -56,7 +56,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   /** The request line or path is too long. */
   URI_TOO_LONG: 414,
-  /** The request body is not JSON. */
+  /** The body's Content-Type, charset or Content-Encoding is not accepted. */
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** An Idempotency-Key already applied came with a different request. */
   IDEMPOTENCY_KEY_REUSED: 422,
