@@ -68,6 +68,7 @@ async function main(options: BenchOptions): Promise<number> {
   const gatewayDb = external ? `databalancer_bench_${stamp}` : 'databalancer';
   const baselineDb = `bench_baseline_${stamp}`;
   const singleDb = `bench_single_${stamp}`;
+  const loaderDb = `bench_loader_${stamp}`;
   const profileDir = options.profile ? join(RESULTS_DIR, 'profiles') : undefined;
 
   let closeAdmins: () => Promise<void> = async () => undefined;
@@ -77,7 +78,7 @@ async function main(options: BenchOptions): Promise<number> {
       stopAllLoads();
       await closeAdmins();
       if (gateway !== undefined) await gateway.stop().catch(() => undefined);
-      if (external) await dropDatabases(shards, [gatewayDb, baselineDb, singleDb]);
+      if (external) await dropDatabases(shards, [gatewayDb, baselineDb, singleDb, loaderDb]);
       if (cluster !== undefined) await cluster.stop().catch((error: unknown) => log(`could not stop the shards: ${String(error)}`));
     })();
     return cleaned;
@@ -139,12 +140,14 @@ async function main(options: BenchOptions): Promise<number> {
       countStatements,
       cpuSeconds,
       options,
+      root: ROOT,
       gateway,
       sampler: new RssSampler(gateway),
       shards,
       gatewayDb,
       baselineDb,
       singleDb,
+      loaderDb,
       stamp,
       log,
       results: new Map(),

@@ -23,6 +23,8 @@ export interface ShardTarget {
 /** Shared state of one benchmark run. */
 export interface BenchContext {
   options: BenchOptions;
+  /** The repository root (where the baseline servers' sources are). */
+  root: string;
   gateway: Gateway;
   sampler: RssSampler;
   shards: readonly ShardTarget[];
@@ -30,6 +32,8 @@ export interface BenchContext {
   gatewayDb: string;
   /** Database of the direct baselines on every shard (same server, separate tables). */
   baselineDb: string;
+  /** Database of the hand-written loader's plain tables on every shard (the "loader" baseline users compare with). */
+  loaderDb: string;
   /** Database on the first shard holding all of scenario 6's events (the single-server baseline). */
   singleDb: string;
   /** Unique suffix for family names of this run. */
@@ -93,6 +97,27 @@ export interface ScenarioResult {
   skipped?: string | undefined;
   /** Extra raw figures for the JSON file. */
   extra?: Record<string, unknown> | undefined;
+  /**
+   * The baselines users compare the gateway with (a hand-written loader into
+   * plain tables, a minimal HTTP passthrough, a bare Apollo Server), measured
+   * in the same alternated rounds as `gateway` and `baseline`.
+   */
+  userBaselines?: UserBaseline[] | undefined;
+}
+
+/** One "what users compare with" baseline of a scenario, and how the gateway fares against it. */
+export interface UserBaseline {
+  /** Short name shown in the table: loader, passthrough, bare Apollo. */
+  name: string;
+  /** What it is, for the notes. */
+  label: string;
+  side: SideSummary;
+  /** The figure of the target (see `ratioMeaning`). */
+  ratio?: number | undefined;
+  /** What `ratio` is, e.g. "gateway rows/s / loader rows/s". */
+  ratioMeaning: string;
+  target: string;
+  met?: boolean | undefined;
 }
 
 /** One side of a comparison: runs a load for `seconds` and reports it. */
@@ -102,6 +127,8 @@ export type Side = (seconds: number) => Promise<LoadResult>;
 export interface CompareSpec {
   gateway?: Side | undefined;
   baseline?: Side | undefined;
+  /** Further sides, run after the baseline in every round (the baselines users compare with). */
+  others?: Record<string, Side> | undefined;
   /** Rows per successful operation (1000 for a 1000-event request); 1 for req/s. */
   rowsPerOp: number;
   unit: ScenarioResult['unit'];
@@ -157,10 +184,14 @@ function summarize(runs: LoadResult[], spec: CompareSpec, totals: SideTotals): S
 export async function compare(
   ctx: BenchContext,
   spec: CompareSpec,
-): Promise<{ gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; peakRss: number }> {
+): Promise<{ gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; others: Record<string, SideSummary>; peakRss: number }> {
   const { warmupSeconds, runSeconds, runs } = ctx.options;
+  const others = Object.entries(spec.others ?? {});
   if (spec.gateway !== undefined) await spec.gateway(warmupSeconds);
   if (spec.baseline !== undefined) await spec.baseline(warmupSeconds);
+  for (const [, side] of others) await side(warmupSeconds);
+  const otherRuns = new Map<string, LoadResult[]>(others.map(([name]) => [name, []]));
+  const otherTotals = new Map<string, SideTotals>(others.map(([name]) => [name, emptyTotals()]));
   const gatewayRuns: LoadResult[] = [];
   const baselineRuns: LoadResult[] = [];
   const gatewayTotals = emptyTotals();
@@ -182,10 +213,12 @@ export async function compare(
       peakRss = Math.max(peakRss, ctx.sampler.stop());
     }
     if (spec.baseline !== undefined) baselineRuns.push(await measured(spec.baseline, baselineTotals));
+    for (const [name, side] of others) otherRuns.get(name)?.push(await measured(side, otherTotals.get(name) as SideTotals));
   }
   return {
     gateway: spec.gateway !== undefined ? summarize(gatewayRuns, spec, gatewayTotals) : undefined,
     baseline: spec.baseline !== undefined ? summarize(baselineRuns, spec, baselineTotals) : undefined,
+    others: Object.fromEntries(others.map(([name]) => [name, summarize(otherRuns.get(name) ?? [], spec, otherTotals.get(name) as SideTotals)])),
     peakRss,
   };
 }

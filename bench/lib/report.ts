@@ -56,22 +56,30 @@ export function renderTable(machine: MachineInfo, results: readonly ScenarioResu
   const lines = [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os}; node ${machine.node}; ${machine.server}; gateway build: ${machine.gatewayBuild}; mode: ${mode}`,
     '',
-    '| # | scenario | unit | gateway | baseline | ratio | gateway p50 / p99 ms | baseline p50 / p99 ms | gateway peak RSS MB | target | met |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---|',
+    '| # | scenario | unit | gateway | baseline | ratio | gateway p50 / p99 ms | baseline p50 / p99 ms | gateway peak RSS MB | target | met | vs what users compare with (target: met) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|',
   ];
   const notes: string[] = [];
   for (const r of results) {
     if (r.skipped !== undefined) {
-      lines.push(`| ${r.id} | ${cellEscape(r.title)} | ${r.unit} | ${r.skipped} | | | | | | ${cellEscape(r.target)} | |`);
+      lines.push(`| ${r.id} | ${cellEscape(r.title)} | ${r.unit} | ${r.skipped} | | | | | | ${cellEscape(r.target)} | | |`);
       continue;
     }
     const rss = r.gatewayPeakRss !== undefined ? (r.gatewayPeakRss / 1048576).toFixed(0) : '-';
     const ratio = r.ratio !== undefined && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : '-';
     const met = r.met === undefined ? '' : r.met ? 'yes' : '**no**';
+    const users = (r.userBaselines ?? [])
+      .map((u) => `${u.name} ${u.ratio !== undefined && Number.isFinite(u.ratio) ? `${u.ratio.toFixed(2)}x` : '-'} (${u.target}: ${u.met === undefined ? '?' : u.met ? 'yes' : '**no**'})`)
+      .join('; ');
     lines.push(
-      `| ${r.id} | ${cellEscape(r.title)} | ${r.unit} | ${fmt(r.gateway?.value, r.unit)} | ${fmt(r.baseline?.value, r.unit)} | ${ratio} | ${ms(r.gateway?.p50)} / ${ms(r.gateway?.p99)} | ${ms(r.baseline?.p50)} / ${ms(r.baseline?.p99)} | ${rss} | ${cellEscape(r.target)} | ${met} |`,
+      `| ${r.id} | ${cellEscape(r.title)} | ${r.unit} | ${fmt(r.gateway?.value, r.unit)} | ${fmt(r.baseline?.value, r.unit)} | ${ratio} | ${ms(r.gateway?.p50)} / ${ms(r.gateway?.p99)} | ${ms(r.baseline?.p50)} / ${ms(r.baseline?.p99)} | ${rss} | ${cellEscape(r.target)} | ${met} | ${cellEscape(users)} |`,
     );
-    notes.push(`- ${r.id}: baseline = ${r.baselineLabel}${r.notes.length > 0 ? `; ${r.notes.join('; ')}` : ''}`);
+    const userNotes = (r.userBaselines ?? []).map(
+      (u) =>
+        `${u.name} = ${u.label}: ${fmt(u.side.value, r.unit)} ${r.unit}, p50 / p99 ${ms(u.side.p50)} / ${ms(u.side.p99)} ms${u.side.errors > 0 ? `, errors ${u.side.errors} (first: ${u.side.firstError ?? '?'})` : ''}; ${u.name} ratio = ${u.ratioMeaning}`,
+    );
+    const allNotes = [...r.notes, ...userNotes];
+    notes.push(`- ${r.id}: baseline = ${r.baselineLabel}${allNotes.length > 0 ? `; ${allNotes.join('; ')}` : ''}`);
   }
   return [...lines, '', ...notes].join('\n');
 }

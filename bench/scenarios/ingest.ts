@@ -19,6 +19,7 @@ import {
   gatewayCall,
   resultOf,
   shardById,
+  withDirect,
   type BenchContext,
   type ScenarioResult,
   type ShardTarget,
@@ -30,6 +31,7 @@ import {
   graphqlIngestBody,
   makeBatches,
   makeEvents,
+  quoteId,
   restIngestBody,
   singleEventSql,
   type DirectInsert,
@@ -37,6 +39,7 @@ import {
   type LogEvent,
 } from '../lib/data.js';
 import { openDirect, runHttpLoad, runSqlLoad, type HttpJob, type LoadResult } from '../lib/load.js';
+import { makeLoader, plainRawLogsSql, plainTableSql } from '../lib/loader.js';
 
 /** Distinct batches per scenario; clients cycle through them. */
 const DISTINCT_BATCHES = 8;
@@ -131,6 +134,39 @@ interface IngestSpec {
   target: string;
   met: (ratio: number, p99: number) => boolean;
   seed: number;
+  /** Also run the hand-written loader into plain tables (one family only), with this target for gateway/loader rows/s. */
+  loaderTarget?: number | undefined;
+}
+
+/** The "loader" side: plain tables in ctx.loaderDb on the family's shard, the same batches, value arrays built in the timed loop. */
+async function loaderSide(
+  ctx: BenchContext,
+  spec: IngestSpec,
+  shard: ShardTarget,
+  batches: readonly LogEvent[][],
+): Promise<{ side: (seconds: number) => Promise<LoadResult>; close: () => Promise<void> }> {
+  const family = spec.families[0] as string;
+  // The baseline database exists by now (placeFamilies copied the family there).
+  await withDirect(shard, ctx.baselineDb, async (c) => {
+    await c.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(ctx.loaderDb)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await c.query(`USE ${quoteId(ctx.loaderDb)}`);
+    await c.query(`DROP TABLE IF EXISTS ${quoteId(family)}`);
+    await c.query(plainTableSql(family, spec.fields));
+    await c.query(plainRawLogsSql());
+  });
+  const loader = makeLoader(family, spec.fields, family);
+  const connections = await Promise.all(Array.from({ length: spec.connections }, () => openDirect(directTarget(shard, ctx.loaderDb))));
+  return {
+    side: (seconds) =>
+      runSqlLoad({ connections: spec.connections, seconds }, async (worker, sequence) => {
+        const connection = connections[worker];
+        if (connection === undefined) throw new Error('no loader session');
+        await loader.write(connection, batches[(sequence + worker) % batches.length] as LogEvent[]);
+      }),
+    close: async () => {
+      await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+    },
+  };
 }
 
 async function ingestScenario(ctx: BenchContext, spec: IngestSpec): Promise<ScenarioResult> {
@@ -139,8 +175,10 @@ async function ingestScenario(ctx: BenchContext, spec: IngestSpec): Promise<Scen
   const batches = makeBatches(spec.fields, DISTINCT_BATCHES, spec.batchSize, spec.seed);
   const jobs = buildJobs(spec.families, placement, spec.fields, batches, 'rest');
   const sessions = await openSessions(ctx, spec.connections, placement.values());
+  const loader = spec.loaderTarget !== undefined ? await loaderSide(ctx, spec, placement.get(spec.families[0] as string) as ShardTarget, batches) : undefined;
   try {
     const measured = await compare(ctx, {
+      others: loader === undefined ? undefined : { loader: loader.side },
       unit: 'rows/s',
       rowsPerOp: spec.batchSize,
       gateway: (seconds) => runHttpLoad(ctx.gateway.url, jobs.map((j) => j.http), { connections: spec.connections, seconds }),
@@ -155,7 +193,7 @@ async function ingestScenario(ctx: BenchContext, spec: IngestSpec): Promise<Scen
     const perShard = new Map<string, number>();
     for (const shard of placement.values()) perShard.set(shard.id, (perShard.get(shard.id) ?? 0) + 1);
     const notes = spec.families.length > 1 ? [`families per shard: ${[...perShard].map(([id, n]) => `${id} ${n}`).join(', ')}`] : [];
-    return resultOf(
+    const result = resultOf(
       {
         id: spec.id,
         title: spec.title,
@@ -167,8 +205,25 @@ async function ingestScenario(ctx: BenchContext, spec: IngestSpec): Promise<Scen
       (ratio, gateway) => spec.met(ratio, gateway?.p99 ?? Number.POSITIVE_INFINITY),
       notes,
     );
+    const loaded = measured.others['loader'];
+    if (loaded !== undefined && spec.loaderTarget !== undefined) {
+      const ratio = measured.gateway !== undefined && loaded.value > 0 ? measured.gateway.value / loaded.value : undefined;
+      result.userBaselines = [
+        {
+          name: 'loader',
+          label: `hand-written mysql2 loader into plain tables (id + typed columns; raw_logs(id, family VARCHAR(64), log LONGTEXT)), BEGIN; INSERT ... VALUES ? (value arrays and JSON.stringify built per batch); INSERT raw_logs; COMMIT; ${spec.connections} connections`,
+          side: loaded,
+          ratio,
+          ratioMeaning: 'gateway rows/s / loader rows/s',
+          target: `>= ${spec.loaderTarget.toFixed(1)}`,
+          met: ratio === undefined ? undefined : ratio >= spec.loaderTarget,
+        },
+      ];
+    }
+    return result;
   } finally {
     await closeSessions(sessions);
+    await loader?.close();
   }
 }
 
@@ -184,6 +239,7 @@ export function bulkIngest(ctx: BenchContext): Promise<ScenarioResult> {
     target: '>= 0.8 x baseline rows/s',
     met: (ratio) => ratio >= 0.8,
     seed: 1,
+    loaderTarget: 1.0,
   });
 }
 
@@ -214,6 +270,7 @@ export function wideIngest(ctx: BenchContext): Promise<ScenarioResult> {
     target: '>= 0.8 x baseline rows/s',
     met: (ratio) => ratio >= 0.8,
     seed: 3,
+    loaderTarget: 0.9,
   });
 }
 

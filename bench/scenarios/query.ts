@@ -5,7 +5,10 @@
  * One client on each side: the figure of interest is the latency the gateway
  * adds, which queueing on two cores would blur.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
+import { startBaselineServer } from '../lib/baseline-servers.js';
 import { compare, directTarget, gatewayCall, resultOf, withDirect, type BenchContext, type ScenarioResult, type ShardTarget } from '../lib/context.js';
 import { BREEDS, DOG_FIELDS, graphqlQueryBody, makeEvents, quoteId, restIngestBody, restQueryBody } from '../lib/data.js';
 import { openDirect, runHttpLoad, runSqlLoad, type HttpJob } from '../lib/load.js';
@@ -21,9 +24,9 @@ export interface QueryFixture {
   family: string;
   shard: ShardTarget;
   rows: number;
-  /** Distinct primary-key lookups. */
+  /** Distinct primary-key lookups (every stored id once). */
   pkQueries: string[];
-  /** Distinct 100-row filtered ORDER BY ... LIMIT queries. */
+  /** Distinct 100-row filtered ORDER BY ... LIMIT queries (20000 texts). */
   filterQueries: string[];
 }
 
@@ -49,13 +52,17 @@ export async function loadQueryFixture(ctx: BenchContext, rows: number): Promise
     const [result] = await c.query<mysql.RowDataPacket[]>(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM ${quoteId(family)}`);
     return [Number(result[0]?.['lo']), Number(result[0]?.['hi'])];
   });
-  const pkQueries = Array.from({ length: 256 }, (_, i) => {
-    const id = minId + Math.floor(((i * 7919) % 256) * ((maxId - minId) / 256));
-    return `SELECT * FROM ${quoteId(family)} WHERE id = ${id}`;
+  // Distinct SQL texts, so that no cache keyed by the text can answer for
+  // the gateway: every stored id once, in a scrambled order; and for 5b the
+  // 10 breeds times 2000 upper bounds on id just below the top, which read
+  // about the same rows as the unbounded query.
+  const span = maxId - minId + 1;
+  const stride = 7919; // prime, so i * stride mod span visits every id
+  const pkQueries = Array.from({ length: span }, (_, i) => `SELECT * FROM ${quoteId(family)} WHERE id = ${minId + ((i * stride) % span)}`);
+  const filterQueries = Array.from({ length: 2000 * BREEDS.length }, (_, i) => {
+    const breed = BREEDS[i % BREEDS.length] as string;
+    return `SELECT id, name, breed, weight FROM ${quoteId(family)} WHERE breed = '${breed}' AND weight > 10 AND id <= ${maxId - Math.floor(i / BREEDS.length)} ORDER BY id DESC LIMIT 100`;
   });
-  const filterQueries = BREEDS.map(
-    (breed) => `SELECT id, name, breed, weight FROM ${quoteId(family)} WHERE breed = '${breed}' AND weight > 10 ORDER BY id DESC LIMIT 100`,
-  );
   return { family, shard, rows: requests * LOAD_BATCH, pkQueries, filterQueries };
 }
 
@@ -94,35 +101,62 @@ export async function queryScenarios(ctx: BenchContext, fixture: QueryFixture): 
     ['5a', 'query: primary-key lookup', fixture.pkQueries],
     ['5b', 'query: 100-row filtered ORDER BY id DESC LIMIT 100', fixture.filterQueries],
   ];
-  for (const [id, title, statements] of kinds) {
-    ctx.log(`scenario ${id}: ${title}`);
-    const direct = await directQuerySide(ctx, fixture.shard, statements);
-    try {
-      const jobs = restJobs(statements);
-      const measured = await compare(ctx, {
-        unit: 'req/s',
-        rowsPerOp: 1,
-        gateway: (seconds) => runHttpLoad(ctx.gateway.url, jobs, { connections: QUERY_CONNECTIONS, seconds }),
-        baseline: direct.side,
-      });
-      const added = p50Added(measured);
-      results.push(
-        resultOf(
+  const passthrough = await startBaselineServer(
+    ctx.root,
+    'passthrough',
+    ctx.gateway.build,
+    directTarget(fixture.shard, ctx.gatewayDb),
+    join(tmpdir(), `databalancer-bench-passthrough-${ctx.stamp}.log`),
+  );
+  try {
+    for (const [id, title, statements] of kinds) {
+      ctx.log(`scenario ${id}: ${title}`);
+      const direct = await directQuerySide(ctx, fixture.shard, statements);
+      try {
+        const jobs = restJobs(statements);
+        const measured = await compare(ctx, {
+          unit: 'req/s',
+          rowsPerOp: 1,
+          gateway: (seconds) => runHttpLoad(ctx.gateway.url, jobs, { connections: QUERY_CONNECTIONS, seconds }),
+          baseline: direct.side,
+          others: { passthrough: (seconds) => runHttpLoad(passthrough.url, jobs, { connections: QUERY_CONNECTIONS, seconds }) },
+        });
+        const added = p50Added(measured);
+        const pt = measured.others['passthrough'];
+        const ptAdded = (pt?.p50 ?? Number.NaN) - (measured.baseline?.p50 ?? Number.NaN);
+        const ratio = added / ptAdded;
+        const result = resultOf(
           {
             id,
-            title: `${title} (${fixture.rows} rows, ${QUERY_CONNECTIONS} client)`,
+            title: `${title} (${fixture.rows} rows, ${QUERY_CONNECTIONS} client, ${statements.length} distinct SQL texts)`,
             unit: 'req/s',
             baselineLabel: 'mysql2 direct, same SQL, same shard',
             target: 'p50 added by the gateway <= 1 ms',
           },
           measured,
           () => added <= 1,
-          [`p50 added by the gateway: ${added.toFixed(2)} ms`],
-        ),
-      );
-    } finally {
-      await direct.close();
+          [`p50 added by the gateway: ${added.toFixed(2)} ms; by the passthrough: ${ptAdded.toFixed(2)} ms`],
+        );
+        if (pt !== undefined) {
+          result.userBaselines = [
+            {
+              name: 'passthrough',
+              label: 'a separate node:http process: JSON.parse, the SQL on a mysql2 pool, JSON.stringify of the rows, same autocannon load',
+              side: pt,
+              ratio,
+              ratioMeaning: '(gateway p50 - mysql2 p50) / (passthrough p50 - mysql2 p50)',
+              target: '<= 1.3',
+              met: Number.isFinite(ratio) ? ratio <= 1.3 : undefined,
+            },
+          ];
+        }
+        results.push(result);
+      } finally {
+        await direct.close();
+      }
     }
+  } finally {
+    await passthrough.stop();
   }
   return results;
 }
@@ -144,16 +178,49 @@ export async function graphqlQueries(ctx: BenchContext, fixture: QueryFixture): 
     return kinds.map(([id, title]) => ({ ...base(id, title), notes: [], skipped: 'skipped: /graphql not available' }));
   }
   const results: ScenarioResult[] = [];
-  for (const [id, title, statements] of kinds) {
-    ctx.log(`scenario ${id}: ${title}`);
-    const measured = await compare(ctx, {
-      unit: 'req/s',
-      rowsPerOp: 1,
-      gateway: (seconds) => runHttpLoad(ctx.gateway.url, graphqlJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
-      baseline: (seconds) => runHttpLoad(ctx.gateway.url, restJobs(statements), { connections: QUERY_CONNECTIONS, seconds }),
-    });
-    const added = p50Added(measured);
-    results.push(resultOf(base(id, title), measured, (ratio) => ratio >= 0.85, [`p50 added by GraphQL over REST: ${added.toFixed(2)} ms`]));
+  const bare = await startBaselineServer(
+    ctx.root,
+    'bare-apollo',
+    ctx.gateway.build,
+    directTarget(fixture.shard, ctx.gatewayDb),
+    join(tmpdir(), `databalancer-bench-bare-apollo-${ctx.stamp}.log`),
+  );
+  try {
+    for (const [id, title, statements] of kinds) {
+      ctx.log(`scenario ${id}: ${title}`);
+      const graphql = graphqlJobs(statements);
+      const rest = restJobs(statements);
+      // The bare Apollo Server for the point lookup (7b) only.
+      const withBare = id === '7b';
+      const measured = await compare(ctx, {
+        unit: 'req/s',
+        rowsPerOp: 1,
+        gateway: (seconds) => runHttpLoad(ctx.gateway.url, graphql, { connections: QUERY_CONNECTIONS, seconds }),
+        baseline: (seconds) => runHttpLoad(ctx.gateway.url, rest, { connections: QUERY_CONNECTIONS, seconds }),
+        others: withBare ? { 'bare Apollo': (seconds) => runHttpLoad(bare.url, graphql, { connections: QUERY_CONNECTIONS, seconds }) } : undefined,
+      });
+      const added = p50Added(measured);
+      const result = resultOf(base(id, title), measured, (ratio) => ratio >= 0.85, [`p50 added by GraphQL over REST: ${added.toFixed(2)} ms`]);
+      const apollo = measured.others['bare Apollo'];
+      if (apollo !== undefined) {
+        const ratio = (measured.gateway?.p50 ?? Number.NaN) / apollo.p50;
+        result.userBaselines = [
+          {
+            name: 'bare Apollo',
+            label:
+              'a separate process: Apollo Server 5 on fastify via @as-integrations/fastify, one rawQuery resolver running the SQL on a mysql2 pool, the gateway\'s Apollo plugins disabled, same documents and load',
+            side: apollo,
+            ratio,
+            ratioMeaning: 'gateway GraphQL p50 / bare Apollo p50 (1 client: the inverse of the req/s ratio)',
+            target: '<= 1.25',
+            met: Number.isFinite(ratio) ? ratio <= 1.25 : undefined,
+          },
+        ];
+      }
+      results.push(result);
+    }
+  } finally {
+    await bare.stop();
   }
   return results;
 }
