@@ -1,14 +1,14 @@
 /**
  * GraphQL transport: Apollo Server on fastify at /graphql, from
- * schema.graphql. POST serves operations; GET serves Apollo Sandbox to
- * browsers outside production (and GET queries). Resolvers only call the
- * shared services; errors leave with the same code and message as REST.
- * It must not hold behaviour of its own.
+ * schema.graphql. POST serves operations, GET serves queries (never
+ * mutations) and, to browsers, the explorer page (explorer.ts). Resolvers
+ * only call the shared services; errors leave with the same code and
+ * message as REST. It must not hold behaviour of its own.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
@@ -27,12 +27,90 @@ import { resolvers } from './resolvers/index.js';
 import { operationLimitsRule } from './query-limits.js';
 import { StatementBudget } from './statement-budget.js';
 import { checkRequest, maxTokensFor, type DocumentLimits } from './document-limits.js';
+import { graphiqlLandingPage, registerExplorer, sandboxLandingPage } from './explorer.js';
 
 /** The GraphQL endpoint's path. */
 export const GRAPHQL_PATH = '/graphql';
 
 /** Same text REST sends for masked errors (http/rest/error-response.ts). */
 const MASKED_MESSAGE = 'internal error; the gateway log has the details';
+
+/*
+ * CSRF prevention (docs/graphql.md, "GET queries and CSRF").
+ *
+ * A cross-site page can make a browser send "simple" requests (a form post,
+ * an <img>, a no-cors fetch) without a preflight, carrying the browser's
+ * ambient credentials: cookies, and the browser's network position (a
+ * gateway on localhost or an internal network, reachable from the browser
+ * but not from the attacker). The page cannot read the answer, but the
+ * request runs. This gateway sets and reads no cookies, and access tokens
+ * travel in the Authorization header, which a simple request cannot carry;
+ * but network position is still an ambient credential, so what a simple
+ * request can run must stay harmless.
+ *
+ * Apollo's csrfPrevention refuses every GET without one of its preflight
+ * headers, so urql's default client (queries over GET, Accept headers only)
+ * cannot run a query. Apollo's `requestHeaders` option cannot express a
+ * better rule, so it is off and this rule replaces it (checked in the
+ * context function: after Apollo has served the explorer page to a browser
+ * asking for HTML, before any operation runs):
+ * - Apollo's own rule still lets through a request with a content type a
+ *   simple request cannot have (application/json, ...) or with a non-empty
+ *   x-apollo-operation-name or apollo-require-preflight header (a
+ *   cross-site page cannot send those without a preflight, which the gateway
+ *   never grants: it sends no CORS headers).
+ * - Any other POST (or other method) is refused, as Apollo refuses it: a
+ *   form-typed POST could run a mutation.
+ * - Any other GET may run only a query: Apollo refuses mutations over GET
+ *   (405), so at worst a cross-site GET spends read capacity it cannot see
+ *   the answer of. Still refused, to stop timing side channels (XS-Search)
+ *   on what the answers hold:
+ *   - GETs the browser marks as started by another site (Sec-Fetch-Site
+ *     cross-site or same-site; scripts cannot forge Sec- headers, and every
+ *     current browser sends them);
+ *   - GETs carrying a Cookie header (no client of this gateway needs one;
+ *     an old browser without Fetch Metadata sends cookies cross-site).
+ *   Non-browser clients (urql in Node, curl) and same-origin pages pass.
+ */
+
+/** Headers a cross-site simple request cannot carry (Apollo's recommended csrfPrevention headers). */
+const PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;
+
+/** Content types a cross-site form or no-cors fetch can send without a preflight. */
+const SIMPLE_CONTENT_TYPES: ReadonlySet<string> = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+
+/** A header's value as one string (several values joined), or undefined when absent. */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Why the CSRF rule above refuses a GraphQL request with `method` and
+ * `headers`, as a message saying how to send it instead; null when it may run.
+ */
+export function csrfRefusal(method: string, headers: IncomingHttpHeaders): string | null {
+  if (PREFLIGHT_HEADERS.some((name) => (headerText(headers[name]) ?? '').length > 0)) return null;
+  const contentType = headerText(headers['content-type']);
+  const essence = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (essence !== undefined && !SIMPLE_CONTENT_TYPES.has(essence)) return null;
+  const fix = 'or add the header apollo-require-preflight: true';
+  if (method !== 'GET') {
+    return `this ${method} was refused as a potential cross-site request forgery: its content type (${essence ?? 'none'}) is one a cross-site form can send; send content-type: application/json, ${fix}`;
+  }
+  const site = headerText(headers['sec-fetch-site'])?.trim().toLowerCase();
+  if (site === 'cross-site' || site === 'same-site') {
+    return `this GET query was refused as a potential cross-site request forgery: the browser says another site started it (Sec-Fetch-Site: ${site}); POST it with content-type: application/json from a page of this gateway's origin, ${fix}`;
+  }
+  if (headers.cookie !== undefined) {
+    return `this GET query was refused as a potential cross-site request forgery: it carries a Cookie header, and the gateway uses no cookies; send it without cookies, POST it with content-type: application/json, ${fix}`;
+  }
+  return null;
+}
+
+/** The error a refused request is answered with: 400 BAD_REQUEST, like Apollo's own CSRF refusal. */
+function csrfError(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } } });
+}
 
 /** Apollo's own request-level codes, kept as Apollo sets them. */
 const APOLLO_CODES: ReadonlySet<string> = new Set<string>([
@@ -136,9 +214,22 @@ function loadSchemaText(): string {
   throw new Error('schema.graphql not found next to src/ or dist/; it ships at the repository root');
 }
 
+/** The page GET /graphql serves to browsers (--graphql_explorer; explorer.ts). */
+function landingPage(config: Config): ApolloServerPlugin<GraphqlContext> {
+  switch (config.graphql.explorer) {
+    case 'sandbox':
+      return sandboxLandingPage();
+    case 'graphiql':
+      return graphiqlLandingPage(GRAPHQL_PATH);
+    case 'off':
+      return ApolloServerPluginLandingPageDisabled();
+  }
+}
+
 /**
  * Apollo Server for schema.graphql with the gateway's options: introspection
- * per --graphql_introspection, Sandbox outside production, depth, statement
+ * per --graphql_introspection, the explorer page per --graphql_explorer,
+ * the CSRF rule of csrfRefusal instead of Apollo's, depth, statement
  * and cost limits from config.graphql (query-limits.ts), errors shaped by formatGraphqlError, and
  * Apollo's reporting, tracing and cache-control plugins off. Not started.
  */
@@ -147,6 +238,8 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
     typeDefs: loadSchemaText(),
     resolvers,
     introspection: config.graphql.introspection,
+    // Replaced by csrfRefusal (above), checked in registerGraphql's context function.
+    csrfPrevention: false,
     // main.ts owns signal handling; Apollo stops with the fastify server (registerGraphql).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
@@ -160,7 +253,7 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
       }),
     ],
     plugins: [
-      config.graphql.explorer === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      landingPage(config),
       errorLoggingPlugin(),
       // Apollo's default plugins, off: no field here has a cache hint (every
       // answer is live data), and nothing reports to Apollo's cloud. The cache
@@ -181,8 +274,10 @@ export function documentLimits(config: Config): DocumentLimits {
 /**
  * Starts Apollo Server (createApolloServer) and serves it on `server` at
  * /graphql (GET, POST, OPTIONS), after the document-limits.ts checks (a
- * request past them is answered 400 without reaching Apollo). Apollo is
- * stopped when `server` closes.
+ * request past them is answered 400 without reaching Apollo) and the CSRF
+ * rule (csrfRefusal); and, unless --graphql_explorer=off, the offline
+ * GraphiQL page at /graphql/explorer with its assets. Apollo is stopped
+ * when `server` closes.
  */
 export async function registerGraphql(server: FastifyInstance, services: Services, config: Config): Promise<void> {
   const apollo = createApolloServer(config);
@@ -208,7 +303,13 @@ export async function registerGraphql(server: FastifyInstance, services: Service
     method: ['GET', 'POST', 'OPTIONS'],
     preHandler: checkLimits,
     handler: fastifyApolloHandler(apollo, {
-      context: async (request) => ({ services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements) }),
+      // Apollo calls this after serving the explorer page to a browser, before running anything.
+      context: async (request) => {
+        const refusal = csrfRefusal(request.method, request.headers);
+        if (refusal !== null) throw csrfError(refusal);
+        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements) };
+      },
     }),
   });
+  if (config.graphql.explorer !== 'off') registerExplorer(server, GRAPHQL_PATH);
 }
