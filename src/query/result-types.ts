@@ -120,8 +120,8 @@ export function typeNameOfNumber(type: number | undefined): string {
 export function sqlTypeName(field: Pick<CastField, 'type' | 'length' | 'extendedFormat'>): string {
   if (isJsonField(field)) return 'json';
   switch (field.type) {
-    case 'TINY':
-      return field.length === 1 ? 'boolean' : 'tinyint';
+    case 'TINY': // TINYINT(1) (BOOLEAN, a bool field) too, as describe names it; its values are true/false
+      return 'tinyint';
     case 'SHORT':
       return 'smallint';
     case 'INT24':

@@ -46,7 +46,8 @@ describe('type names', () => {
     expect(sqlTypeName({ type: 'LONGLONG', length: 20 })).toBe('bigint');
     expect(sqlTypeName({ type: 'BLOB', length: 65535 })).toBe('text');
     expect(sqlTypeName({ type: 'BLOB', length: 0, extendedFormat: 'json' })).toBe('json');
-    expect(sqlTypeName({ type: 'TINY', length: 1 })).toBe('boolean');
+    // A bool field (TINYINT(1)) is named as describe names it: information_schema's DATA_TYPE.
+    expect(sqlTypeName({ type: 'TINY', length: 1 })).toBe('tinyint');
     expect(sqlTypeName({ type: 'NEWDECIMAL', length: 10 })).toBe('decimal');
   });
 });
