@@ -8,6 +8,7 @@
  */
 export {
   GraphQLError,
+  GraphQLScalarType,
   Kind,
   Lexer,
   SchemaMetaFieldDef,
@@ -28,7 +29,6 @@ export type {
   GraphQLCompositeType,
   GraphQLFormattedError,
   GraphQLOutputType,
-  GraphQLScalarType,
   OperationDefinitionNode,
   SelectionSetNode,
   ValidationContext,

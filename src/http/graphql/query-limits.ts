@@ -76,6 +76,9 @@ export const STATEMENT_FIELDS: ReadonlySet<string> = new Set([
   'Mutation.setRetention',
   'Mutation.clearRetention',
   'Mutation.purgeLogs',
+  'IngestResult.familyInfo',
+  'RetentionPolicy.familyInfo',
+  'PurgeResult.familyInfo',
 ]);
 
 /** The limits one operation must stay within. */

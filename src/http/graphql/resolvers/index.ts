@@ -5,7 +5,8 @@ import type { Resolvers } from '../generated/resolvers-types.js';
 import { scalarResolvers } from '../scalars.js';
 import { queryResolvers } from './query.resolvers.js';
 import { mutationResolvers } from './mutation.resolvers.js';
-import { familyResolvers } from './family.resolvers.js';
+import { columnResolvers, familyResolvers, retentionPolicyResolvers, tableResolvers } from './family.resolvers.js';
+import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryResultResolvers, shardResolvers } from './results.resolvers.js';
 
 /** The resolver map handed to Apollo Server. */
 export const resolvers: Resolvers = {
@@ -13,4 +14,12 @@ export const resolvers: Resolvers = {
   Query: queryResolvers,
   Mutation: mutationResolvers,
   Family: familyResolvers,
+  Table: tableResolvers,
+  Column: columnResolvers,
+  RetentionPolicy: retentionPolicyResolvers,
+  IngestResult: ingestResultResolvers,
+  PurgeResult: purgeResultResolvers,
+  QueryResult: queryResultResolvers,
+  Describe: describeResolvers,
+  Shard: shardResolvers,
 };

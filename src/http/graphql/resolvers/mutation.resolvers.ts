@@ -3,17 +3,19 @@
  * REST shims call), each first taking one statement of the operation's budget.
  */
 import type { MutationResolvers } from '../generated/resolvers-types.js';
+import { ingestId, uniqueId } from './ids.js';
 
 /** Resolvers of `type Mutation`. */
 export const mutationResolvers: MutationResolvers = {
-  ingestLogs: (_parent, args, { services, statements }) => {
+  ingestLogs: async (_parent, args, { services, statements }) => {
     statements.take('ingestLogs');
-    return services.ingest.ingest({
+    const result = await services.ingest.ingest({
       family: args.family,
       schema: args.schema,
       logs: args.logs,
       idempotencyKey: args.idempotencyKey ?? undefined,
     });
+    return { ...result, id: ingestId(result.family, args.idempotencyKey) };
   },
   setRetention: (_parent, args, { services, statements }) => {
     statements.take('setRetention');
@@ -23,8 +25,8 @@ export const mutationResolvers: MutationResolvers = {
     statements.take('clearRetention');
     return services.retention.clearRetention(args.family);
   },
-  purgeLogs: (_parent, args, { services, statements }) => {
+  purgeLogs: async (_parent, args, { services, statements }) => {
     statements.take('purgeLogs');
-    return services.retention.purge(args.family, args.before);
+    return { ...(await services.retention.purge(args.family, args.before)), id: uniqueId() };
   },
 };

@@ -4,12 +4,13 @@
  */
 import type { QueryResolvers } from '../generated/resolvers-types.js';
 import type { ShardView } from '../mappers.js';
+import { queryResultId } from './ids.js';
 
 /** Resolvers of `type Query`. */
 export const queryResolvers: QueryResolvers = {
-  rawQuery: (_parent, args, { services, statements }) => {
+  rawQuery: async (_parent, args, { services, statements }) => {
     statements.take('rawQuery');
-    return services.query.query(args.query);
+    return { ...(await services.query.query(args.query)), id: queryResultId(args.query) };
   },
   describe: (_parent, _args, { services, statements }) => {
     statements.take('describe');
