@@ -66,6 +66,13 @@ export interface EventTuplesOptions extends CoerceEventsOptions {
    * serialised again.
    */
   sourceText?: string | undefined;
+  /** eventSpans(sourceText), when the caller has already scanned it (it also refuses duplicate keys). */
+  sourceSpans?: number[] | undefined;
+  /**
+   * Fed each event's JSON text (its raw copy), each followed by a newline:
+   * the ingest service hashes a request with an Idempotency-Key this way.
+   */
+  digest?: { update(text: string): unknown } | undefined;
 }
 
 /** Result of {@link eventTuples}. */
@@ -91,17 +98,20 @@ export function eventTuples(fields: readonly DeclaredField[], logs: unknown, opt
   const rawTail = `${(opts.rawSuffix ?? []).map((s) => `,${s}`).join('')})`;
   const raw: string[] = [];
   const wantRaw = opts.rawSuffix !== undefined;
+  const digest = opts.digest;
   const text = opts.sourceText;
-  let spans = wantRaw && text !== undefined ? eventSpans(text) : undefined;
+  // Always scanned when the text is there: the scan also refuses duplicate keys.
+  let spans = text === undefined ? undefined : (opts.sourceSpans ?? eventSpans(text));
   if (spans !== undefined && (!Array.isArray(logs) || spans.length !== 2 * logs.length)) spans = undefined;
   const typed = mapEvents(
     fields,
     logs,
     coerceToLiteral,
     (cells, event, index) => {
-      if (wantRaw) {
+      if (wantRaw || digest !== undefined) {
         const json = spans === undefined ? JSON.stringify(event) : (text as string).slice(spans[2 * index], spans[2 * index + 1]);
-        raw.push(`(${quoteString(json)}${rawTail}`);
+        if (wantRaw) raw.push(`(${quoteString(json)}${rawTail}`);
+        if (digest !== undefined) digest.update(`${json}\n`);
       }
       return cells.length === 0 ? emptyTuple : `(${cells.join(',')}${typedTail}`;
     },

@@ -42,14 +42,25 @@ export function rawLogsTableSql(options: RawLogsTableOptions = {}): string {
   return `${create} ${name} (\n  ${columns.join(',\n  ')}\n) ENGINE=${staged?.engine ?? 'InnoDB'} DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
 }
 
-/** CREATE TABLE IF NOT EXISTS for the applied Idempotency-Keys (family, key) -> the first answer. */
+/** Column of the idempotency table: SHA-256 (hex) of the request a key was applied to; NULL for keys recorded before it existed. */
+export const REQUEST_HASH_COLUMN = 'request_hash';
+
+const REQUEST_HASH_DEFINITION = `${REQUEST_HASH_COLUMN} CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL`;
+
+/** CREATE TABLE IF NOT EXISTS for the applied Idempotency-Keys (family, key) -> the first answer and the request's hash. */
 export function idempotencyTableSql(): string {
   return `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
   family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   idem_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   response TEXT NOT NULL,
   created_at DATETIME(6) NOT NULL,
+  ${REQUEST_HASH_DEFINITION},
   PRIMARY KEY (family, idem_key),
   KEY created_at (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
+}
+
+/** Adds the request-hash column to an idempotency table created without it (shards bootstrapped by older gateways). */
+export function addRequestHashColumnSql(): string {
+  return `ALTER TABLE ${IDEMPOTENCY_TABLE} ADD COLUMN ${REQUEST_HASH_DEFINITION}`;
 }

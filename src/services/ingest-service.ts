@@ -4,11 +4,13 @@
  * their raw_logs copies in one transaction on the family's shard. A rejected
  * request writes nothing anywhere. Knows nothing of HTTP.
  */
+import { createHash } from 'node:crypto';
 import { buildInsertStatements } from '../ingest/insert-sql.js';
+import { eventSpans } from '../ingest/event-spans.js';
 import { statementOf, type StatementParts } from '../shards/write-transaction.js';
-import { idempotencyCutoff, recordKeySql } from '../shards/idempotency-store.js';
+import { idempotencyCutoff, recordKeySql, type IdempotencyEntry } from '../shards/idempotency-store.js';
 import type { Logger } from '../logging/logger.js';
-import { badInput } from '../errors/app-error.js';
+import { AppError, badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
 import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
 import { parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
@@ -49,6 +51,8 @@ export interface PreparedIngest {
   /** Ingestion time of every row, `YYYY-MM-DD HH:MM:SS.ffffff` UTC. */
   now: string;
   idempotencyKey: string | undefined;
+  /** With an Idempotency-Key: SHA-256 (hex) of the family, the declared fields and each event's JSON text. */
+  requestHash: string | undefined;
   /** INSERT statements of the typed rows, then of their raw_logs copies. */
   statements: StatementParts[];
 }
@@ -85,8 +89,8 @@ export class IngestService {
   /**
    * Ingests one request: {@link prepare}, then {@link write}. Rejects with
    * INVALID_FAMILY_NAME, INVALID_SCHEMA, INVALID_FIELD_NAME, UNDECLARED_FIELD,
-   * INVALID_VALUE, TOO_MANY_COLUMNS, BAD_USER_INPUT (400), SCHEMA_CONFLICT
-   * (409), SHARD_UNAVAILABLE (503).
+   * INVALID_VALUE, TOO_MANY_COLUMNS, BAD_USER_INPUT, INVALID_JSON (400),
+   * SCHEMA_CONFLICT (409), IDEMPOTENCY_KEY_REUSED (422), SHARD_UNAVAILABLE (503).
    */
   ingest(request: IngestRequest): Promise<IngestResult> {
     // Not async: nothing here keeps `request` (and its events) alive while the write waits.
@@ -108,16 +112,22 @@ export class IngestService {
    * Throws the 400s of {@link ingest}.
    */
   prepare(request: IngestRequest): PreparedIngest {
+    // First, before any member is read: an object with a key twice (INVALID_JSON).
+    const sourceSpans = request.sourceText === undefined ? undefined : eventSpans(request.sourceText);
     const family = validateFamilyName(request.family);
     const fields = parseDeclaredSchema(request.schema, { maxColumns: this.options.maxColumns });
+    const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);
     const now = toSqlDateTime(this.options.clock());
     const nowLiteral = quoteString(now);
+    // What makes two requests the same for an Idempotency-Key: family, declared fields, and each event's text.
+    const digest = idempotencyKey === undefined ? undefined : createHash('sha256').update(`${JSON.stringify([family, fields])}\n`);
     const tuples = eventTuples(fields, request.logs, {
       suffix: [nowLiteral],
       rawSuffix: this.options.rawLogs ? [quoteString(family), nowLiteral] : undefined,
       sourceText: request.sourceText,
+      sourceSpans,
+      digest,
     });
-    const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);
     this.logSeedLines(family, fields, request.logs as Array<Record<string, unknown>>);
     return {
       family,
@@ -125,6 +135,7 @@ export class IngestService {
       count: tuples.typed.length,
       now,
       idempotencyKey,
+      requestHash: digest?.digest('hex'),
       statements: [
         ...buildInsertStatements(family, [...fields.map((f) => f.name), INGESTED_AT_COLUMN], tuples.typed),
         ...buildInsertStatements(RAW_LOGS_TABLE, ['log', 'family', INGESTED_AT_COLUMN], tuples.raw),
@@ -140,12 +151,27 @@ export class IngestService {
    */
   async write(prepared: PreparedIngest): Promise<IngestResult> {
     const { manager, logger } = this.options;
-    const { family, idempotencyKey: key, now } = prepared;
+    const { family, idempotencyKey: key } = prepared;
+    // A key already applied is answered before any DDL: a reused key (422)
+    // must not add the other request's columns, and a retry needs none.
+    let checkedOn: string | undefined;
+    if (key !== undefined) {
+      const home = await manager.shardOf(family);
+      const earlier = home === undefined ? undefined : await manager.findIdempotentResponse(home, family, key, this.idempotencyCutoff());
+      if (earlier !== undefined) {
+        const replayed = replayOf(earlier, family, key, prepared.requestHash);
+        // The same request: its fields are stored already, so this only reads them.
+        const info = await manager.prepareIngest(family, prepared.fields);
+        logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
+        return { ...replayed, columns: describeColumns(info.fields), replayed: true };
+      }
+      checkedOn = home;
+    }
     const info = await manager.prepareIngest(family, prepared.fields);
     const described = describeColumns(info.fields);
     const stored: StoredResponse = { family, ingested: prepared.count, shard: info.shard };
 
-    const outcome = await this.applyOnce(info.shard, prepared, stored);
+    const outcome = await this.applyOnce(info.shard, prepared, stored, checkedOn === info.shard);
     if (outcome.replayed !== undefined) {
       logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
       return { ...outcome.replayed, columns: described, replayed: true };
@@ -158,26 +184,34 @@ export class IngestService {
    * Writes the prepared statements in one transaction on `shard`. With an
    * Idempotency-Key, the key is recorded in that same transaction, and a key
    * already applied (by this request's earlier try, or by a concurrent one
-   * that committed first) answers the stored response instead.
+   * that committed first) answers the stored response instead, or 422 when
+   * it was applied to another request. `checked`: the key was looked up on
+   * this shard just before (and was not there).
    */
-  private async applyOnce(shard: string, prepared: PreparedIngest, stored: StoredResponse): Promise<{ replayed: StoredResponse | undefined }> {
+  private async applyOnce(
+    shard: string,
+    prepared: PreparedIngest,
+    stored: StoredResponse,
+    checked: boolean,
+  ): Promise<{ replayed: StoredResponse | undefined }> {
     const { manager } = this.options;
     const { family, idempotencyKey: key, now } = prepared;
     if (key === undefined) {
       await manager.writeTransaction(shard, family, prepared.statements);
       return { replayed: undefined };
     }
+    const hash = prepared.requestHash;
     const cutoff = this.idempotencyCutoff();
-    const earlier = await manager.findIdempotentResponse(shard, family, key, cutoff);
-    if (earlier !== undefined) return { replayed: JSON.parse(earlier) as StoredResponse };
+    const earlier = checked ? undefined : await manager.findIdempotentResponse(shard, family, key, cutoff);
+    if (earlier !== undefined) return { replayed: replayOf(earlier, family, key, hash) };
     await manager.forgetExpiredIdempotencyKey(shard, family, key, cutoff);
     try {
-      await manager.writeTransaction(shard, family, [statementOf(recordKeySql(family, key, JSON.stringify(stored), now)), ...prepared.statements]);
+      await manager.writeTransaction(shard, family, [statementOf(recordKeySql(family, key, JSON.stringify(stored), now, hash ?? null)), ...prepared.statements]);
     } catch (error) {
-      // Another request with the same key committed first: answer as it did.
+      // Another request with the same key committed first: answer as it did (or 422 if it was another request).
       if (isDuplicateKeyError(error)) {
         const winner = await manager.findIdempotentResponse(shard, family, key, cutoff);
-        if (winner !== undefined) return { replayed: JSON.parse(winner) as StoredResponse };
+        if (winner !== undefined) return { replayed: replayOf(winner, family, key, hash) };
       }
       throw error;
     }
@@ -202,6 +236,24 @@ export class IngestService {
       }
     }
   }
+}
+
+/**
+ * The stored answer to replay for `key`, when it was recorded for this same
+ * request (same hash; an entry recorded before hashes were kept has none and
+ * replays as before). Throws IDEMPOTENCY_KEY_REUSED (422) when the key was
+ * applied to another request: nothing is written, the first request's
+ * events stay as they were.
+ */
+function replayOf(entry: IdempotencyEntry, family: string, key: string, hash: string | undefined): StoredResponse {
+  if (entry.requestHash !== null && hash !== undefined && entry.requestHash !== hash) {
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      `the Idempotency-Key "${key.length > 100 ? `${key.slice(0, 100)}...` : key}" was already used for a different request to family "${family}" (other schema or events); nothing was written. Send a new key for a new request, or resend exactly the first request to get its answer`,
+      { family, header: 'Idempotency-Key' },
+    );
+  }
+  return JSON.parse(entry.response) as StoredResponse;
 }
 
 /** Undefined or a non-empty key of at most 255 characters; else BAD_USER_INPUT. */

@@ -4,13 +4,15 @@
  * the family's raw_logs rows on its shard. Also expires old Idempotency-Keys.
  * Knows nothing of HTTP and nothing of scheduling (that is purger.ts).
  *
- * Each batch is one short statement pair on the shard (shards/purge-batch.ts
- * says how and why), so ingest into the same family keeps flowing.
+ * Each batch is one short transaction on the shard that deletes the same
+ * events from the family table and raw_logs (shards/purge-batch.ts says how
+ * and why), so ingest into the same family keeps flowing and a crash never
+ * leaves the two apart.
  */
 import type { Logger } from '../logging/logger.js';
 import { AppError, familyNotFound } from '../errors/app-error.js';
 import { isNoSuchTableError } from '../errors/mysql-errors.js';
-import { RAW_LOGS_TABLE, validateFamilyName } from '../schema/identifiers.js';
+import { validateFamilyName } from '../schema/identifiers.js';
 import { parseDurationSeconds } from '../config/config.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { Catalog } from '../shards/catalog.js';
@@ -204,6 +206,22 @@ export function policyCutoff(now: Date, retentionSeconds: number): Cutoff | unde
   return micros < 0 ? undefined : cutoffFromEpochMicros(micros);
 }
 
+/**
+ * A purge batch's error with the progress made before it: every batch
+ * before it committed (family rows and raw copies alike), the failed one
+ * did not. An AppError keeps its code and gains `deleted`/`deletedRaw` in its
+ * details; anything else goes up unchanged.
+ */
+function stoppedAfter(error: unknown, deleted: number, deletedRaw: number, family: string, cutoff: Cutoff): unknown {
+  if (!(error instanceof AppError)) return error;
+  return new AppError(
+    error.code,
+    `${error.message}. The purge of "${family}" before ${cutoff.iso} stopped after deleting ${deleted} events (the family table and raw_logs alike); run it again to finish`,
+    { ...error.details, family, before: cutoff.iso, deleted, deletedRaw },
+    error,
+  );
+}
+
 /** Retention policies and purges. */
 export class RetentionService {
   private readonly options: RetentionServiceOptions;
@@ -275,27 +293,38 @@ export class RetentionService {
    * The purge itself, for on-demand and policy purges: resolves the family's
    * shard, deletes in batches until no row before `cutoff` is left or
    * `control.continueBatch` says stop, then logs and reports the outcome.
-   * @throws FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503).
+   * Each batch removes the same events from the family table and from
+   * raw_logs in one transaction (shards/purge-batch.ts), so a purge cut
+   * short by a crash leaves both consistent, and running it again finishes it.
+   * @throws FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503; its details say
+   *   `deleted` and `deletedRaw` so far, and its message that a retry finishes).
    */
   async purgeBefore(family: string, cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
     const { manager, logger } = this.options;
     const shard = await manager.shardOf(family);
     if (shard === undefined) throw familyNotFound(family);
     const started = performance.now();
+    const batchSize = this.options.batchSize;
     let deleted = 0;
     let deletedRaw = 0;
     let complete = true;
-    let first = true;
-    const next = async (): Promise<boolean> => {
+    for (let first = true; ; first = false) {
       if (!first && control.continueBatch !== undefined && !(await control.continueBatch())) {
         complete = false;
-        return false;
+        break;
       }
-      first = false;
-      return true;
-    };
-    deleted = await this.deleteInBatches(shard, family, family, cutoff, next);
-    if (complete) deletedRaw = await this.deleteInBatches(shard, family, RAW_LOGS_TABLE, cutoff, next);
+      let result;
+      try {
+        result = await manager.deletePurgeBatch(shard, { family, cutoffSql: cutoff.sql, batchSize });
+      } catch (error) {
+        // A placed family whose table was never created (placed by an older gateway whose first ingest failed) holds nothing.
+        if (isNoSuchTableError(error)) break;
+        throw stoppedAfter(error, deleted, deletedRaw, family, cutoff);
+      }
+      deleted += result.deleted;
+      deletedRaw += result.deletedRaw;
+      if (result.last) break;
+    }
     const outcome: PurgeOutcome = {
       family,
       shard,
@@ -312,29 +341,6 @@ export class RetentionService {
     );
     this.options.onPurged?.(outcome);
     return outcome;
-  }
-
-  /**
-   * Deletes rows of `table` (the family table, or raw_logs filtered on
-   * `family`) with `_ingested_at < cutoff`, one batch at a time, until a batch
-   * finds fewer than batchSize rows. Returns rows deleted.
-   */
-  private async deleteInBatches(shard: string, family: string, table: string, cutoff: Cutoff, next: () => Promise<boolean>): Promise<number> {
-    const batchSize = this.options.batchSize;
-    let total = 0;
-    for (;;) {
-      if (!(await next())) return total;
-      let result;
-      try {
-        result = await this.options.manager.deletePurgeBatch(shard, { family, table, cutoffSql: cutoff.sql, batchSize });
-      } catch (error) {
-        // A placed family whose table was never created (its first ingest failed) holds nothing.
-        if (table !== RAW_LOGS_TABLE && isNoSuchTableError(error)) return total;
-        throw error;
-      }
-      total += result.deleted;
-      if (result.found < batchSize) return total;
-    }
   }
 
   /**

@@ -20,7 +20,7 @@ import type { HashRing } from './ring.js';
 import type { ServerInfo, ShardPool } from './shard-pool.js';
 import { withConnection, withTimeout, type PooledConnection } from './connection.js';
 import { writeInTransaction, type StatementParts } from './write-transaction.js';
-import { findIdempotentResponse, forgetExpiredKey, purgeExpiredKeys } from './idempotency-store.js';
+import { findIdempotentResponse, forgetExpiredKey, purgeExpiredKeys, type IdempotencyEntry } from './idempotency-store.js';
 import { deletePurgeBatch, type PurgeBatch, type PurgeBatchResult } from './purge-batch.js';
 
 /** A family as the gateway knows it: where it lives and its declared fields. */
@@ -168,8 +168,8 @@ export class ShardManager {
     return this.withShard(id, family, async (pool) => writeInTransaction(pool.ingest, statements, (await pool.ready()).maxAllowedPacket));
   }
 
-  /** The stored first answer to `key` of `family` on shard `id`, if recorded at or after `notBefore`. */
-  findIdempotentResponse(id: string, family: string, key: string, notBefore: string): Promise<string | undefined> {
+  /** The stored first answer to `key` of `family` on shard `id` and its request's hash, if recorded at or after `notBefore`. */
+  findIdempotentResponse(id: string, family: string, key: string, notBefore: string): Promise<IdempotencyEntry | undefined> {
     return this.withShard(id, family, (pool) => findIdempotentResponse(pool.writer, family, key, notBefore));
   }
 
@@ -218,10 +218,17 @@ export class ShardManager {
    * if new, checks the fields against the stored schema (SCHEMA_CONFLICT,
    * INVALID_FIELD_NAME on a case collision, TOO_MANY_COLUMNS), and creates the
    * table or adds the missing columns. Safe to run concurrently from many
-   * processes. Returns the family with every field now stored.
+   * processes. Returns the family with every field now stored. A request that
+   * fails here leaves no placement behind (see {@link placeFamily}); it may
+   * leave an empty table or new empty columns, which are harmless.
+   * Throws INVALID_FAMILY_NAME when the name is something other than a base
+   * table on the shard (a view, an engine-provided table).
    */
   async prepareIngest(family: string, requested: readonly DeclaredField[]): Promise<FamilyInfo> {
-    const shard = await this.placeFamily(family);
+    const known = await this.shardOf(family);
+    const placed = known === undefined ? await this.placeFamily(family, requested) : undefined;
+    if (placed?.ready !== undefined) return placed.ready;
+    const shard = known ?? (placed as { shard: string }).shard;
     const cached = this.columnCache.get(family);
     if (cached !== undefined) {
       const { merged, added } = mergeSchemas(cached, requested, this.maxColumns);
@@ -235,12 +242,20 @@ export class ShardManager {
       return { family, shard, fields: merged };
     }
     await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
-    // Recorded after the DDL connection went back to the pool: the catalog may
-    // share that pool (it lives on the first shard by default), and holding one
-    // connection while waiting for another starves the pool under load. The
-    // columns' real types were already checked under the lock, so the order
-    // of catalog writes cannot admit a conflicting type.
-    const fields = await this.catalog.recordColumns(family, merged);
+    return this.recordColumns(family, shard, merged, requested);
+  }
+
+  /**
+   * Records `evolved` (now columns of the table on `shard`) in the catalog
+   * and answers the family with every stored field. Recorded after the DDL
+   * connection went back to the pool: the catalog may share that pool (it
+   * lives on the first shard by default), and holding one connection while
+   * waiting for another starves the pool under load. The columns' real types
+   * were already checked under the lock, so the order of catalog writes
+   * cannot admit a conflicting type.
+   */
+  private async recordColumns(family: string, shard: string, evolved: readonly DeclaredField[], requested: readonly DeclaredField[]): Promise<FamilyInfo> {
+    const fields = await this.catalog.recordColumns(family, evolved);
     const final = mergeSchemas(fields, requested, this.maxColumns);
     this.rememberColumns(family, fields);
     return { family, shard, fields: final.merged };
@@ -251,15 +266,49 @@ export class ShardManager {
     if (known === undefined || fields.length > known.length) this.columnCache.set(family, fields);
   }
 
-  /** Reads or decides the family's shard (first writer wins in the catalog). */
-  private async placeFamily(family: string): Promise<string> {
-    const known = await this.shardOf(family);
-    if (known !== undefined) return known;
+  /**
+   * Places a family the catalog does not know, table first:
+   *
+   * 1. the ring proposes a shard;
+   * 2. the table is created there with the requested fields, under the
+   *    family's lock, and checked to be a base table (evolveTable);
+   * 3. only then is the placement inserted, first writer wins, and re-read;
+   * 4. the fields are recorded in the catalog.
+   *
+   * Why this order: a placement is what makes a family exist (describe,
+   * families, queries, purges all start from the catalog), and it can never
+   * be taken back safely, since another process may already be writing rows
+   * through it. So it is written only once the table it points to exists.
+   * A request that fails before step 3 (bad name, shard down, lock timeout,
+   * type conflict with a stray table) leaves no catalog row, at most an
+   * empty table that no request can reach; the retry, or any other process,
+   * proposes the same shard (the ring is deterministic for one --shards
+   * list), finds the table, and places it. A failure after step 3 leaves an
+   * existing, empty family, which is consistent (its table is there).
+   *
+   * When step 3 finds the family placed on another shard (a process with a
+   * different --shards list placed it meanwhile), the empty table just made
+   * is left alone rather than dropped: it is unreachable (every route goes
+   * through the catalog), while dropping by name could race with a process
+   * that believes in it. Answers only `{ shard }` of the winner then, and the
+   * caller prepares the table there as for any placed family; else also
+   * `ready`, the family with its fields stored.
+   */
+  private async placeFamily(family: string, requested: readonly DeclaredField[]): Promise<{ shard: string; ready?: FamilyInfo }> {
     const proposed = this.ring.shardFor(family);
+    const { merged } = mergeSchemas([], requested, this.maxColumns);
+    await this.withShard(proposed, family, (pool) => this.evolveTable(pool, family, merged));
     const placement = await this.catalog.placeFamily(family, proposed, this.defaultRetentionSeconds);
     this.placementCache.set(family, placement.shard);
-    if (placement.shard === proposed) this.logger.info({ family, shard: placement.shard }, 'family placed');
-    return placement.shard;
+    if (placement.shard !== proposed) {
+      this.logger.warn(
+        { family, shard: placement.shard, proposed },
+        'family was placed on another shard meanwhile (gateways with different --shards?); its empty table on the proposed shard is unused',
+      );
+      return { shard: placement.shard };
+    }
+    this.logger.info({ family, shard: placement.shard }, 'family placed');
+    return { shard: proposed, ready: await this.recordColumns(family, proposed, merged, requested) };
   }
 
   /**
@@ -289,13 +338,20 @@ export class ShardManager {
       try {
         await raw(createFamilyTableSql(family, wanted));
         const missing = await this.checkColumns(raw, pool, family, wanted);
+        if (missing === undefined) {
+          throw new AppError(
+            'INVALID_FAMILY_NAME',
+            `"${family}" names something on shard "${pool.id}" that is not a table (a view, a sequence or an engine-provided table such as seq_1_to_10); choose another family name`,
+            { family, shard: pool.id },
+          );
+        }
         if (missing.length > 0) {
           try {
             await raw(addColumnsSql(family, missing));
           } catch (error) {
             if (!isDuplicateColumnError(error)) throw error;
           }
-          const stillMissing = await this.checkColumns(raw, pool, family, wanted);
+          const stillMissing = (await this.checkColumns(raw, pool, family, wanted)) ?? wanted;
           if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
           this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
         }
@@ -309,15 +365,24 @@ export class ShardManager {
 
   /**
    * Compares `wanted` with the table's real columns. Returns the fields that
-   * are missing; throws SCHEMA_CONFLICT when a column exists with another type
-   * and INVALID_FIELD_NAME when it exists under another letter case.
+   * are missing, or undefined when `family` is not a base table in the
+   * shard's database (CREATE TABLE IF NOT EXISTS succeeds without creating
+   * anything when the name is taken by a view or a sequence, or resolved by
+   * an engine such as MariaDB's Sequence engine); throws SCHEMA_CONFLICT when
+   * a column exists with another type and INVALID_FIELD_NAME when it exists
+   * under another letter case.
    */
   private async checkColumns(
     raw: (sql: string, bindings?: readonly Knex.Value[]) => Promise<unknown>,
     pool: ShardPool,
     family: string,
     wanted: readonly DeclaredField[],
-  ): Promise<DeclaredField[]> {
+  ): Promise<DeclaredField[] | undefined> {
+    const [tables] = (await raw(
+      `SELECT TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+      [pool.config.database, family],
+    )) as [Array<{ type: string }>];
+    if (tables[0]?.type !== 'BASE TABLE') return undefined;
     const [rows] = (await raw(
       `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,

@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
 import { idempotencyTableSql, rawLogsTableSql } from '../schema/internal-tables.js';
+import { addRequestHashColumn } from './idempotency-store.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
 
 /**
@@ -233,6 +234,7 @@ export class ShardPool {
   private async createShardTables(connection: mysql.Connection): Promise<void> {
     await connection.query(rawLogsTableSql());
     await connection.query(idempotencyTableSql());
+    await addRequestHashColumn((sql, values) => connection.query(sql, values));
   }
 
   /** Destroys every pool of this shard. */

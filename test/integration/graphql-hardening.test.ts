@@ -25,8 +25,9 @@ interface GraphqlBody {
   errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
 }
 
+/** Asks for application/graphql-response+json, so that refusals are 4xx (graphql-clients.test.ts: application/json clients get 200). */
 function graphql(target: { url: string }, body: unknown): Promise<ApiResponse<GraphqlBody>> {
-  return api<GraphqlBody>(target, 'POST', '/graphql', body);
+  return api<GraphqlBody>(target, 'POST', '/graphql', body, { accept: 'application/graphql-response+json' });
 }
 
 /** The server's count of statements received (MariaDB `Questions`). */

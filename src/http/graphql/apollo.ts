@@ -27,6 +27,7 @@ import { resolvers } from './resolvers/index.js';
 import { operationLimitsRule } from './query-limits.js';
 import { StatementBudget } from './statement-budget.js';
 import { checkRequest, maxTokensFor, type DocumentLimits } from './document-limits.js';
+import { requestErrorAnswer, requestErrorStatusPlugin } from './response-status.js';
 import { graphiqlLandingPage, registerExplorer, sandboxLandingPage } from './explorer.js';
 
 /** The GraphQL endpoint's path. */
@@ -255,6 +256,8 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
     plugins: [
       landingPage(config),
       errorLoggingPlugin(),
+      // Parse, validation and variable errors: 200 for application/json clients, 400 for graphql-response+json ones.
+      requestErrorStatusPlugin(),
       // Apollo's default plugins, off: no field here has a cache hint (every
       // answer is live data), and nothing reports to Apollo's cloud. The cache
       // control plugin alone wrapped every field's resolution on every request.
@@ -293,9 +296,10 @@ export async function registerGraphql(server: FastifyInstance, services: Service
     if (source === undefined || source === null || typeof source !== 'object' || Array.isArray(source)) return;
     const error = checkRequest(source.query, source.variables, limits);
     if (error === null) return;
+    const answer = requestErrorAnswer(request.headers.accept);
     await reply
-      .code(400)
-      .type('application/json; charset=utf-8')
+      .code(answer.status)
+      .type(answer.contentType)
       .send({ errors: [formatGraphqlError(error.toJSON(), error)] });
   };
   server.route({

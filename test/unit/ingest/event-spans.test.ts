@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { eventSpans } from '../../../src/ingest/event-spans.js';
+import { appErrorOf } from '../../helpers/app-error.js';
+
+/** Expects INVALID_JSON-like AppError `code` with `details` among its details. */
+function expectAppError(fn: () => unknown, code: string, details: Record<string, unknown>): void {
+  const error = appErrorOf(fn);
+  expect(error.code).toBe(code);
+  expect(error.details).toMatchObject(details);
+}
 
 /** The texts eventSpans points at, parsed, next to what JSON.parse found. */
 function check(text: string): void {
@@ -46,17 +54,42 @@ describe('eventSpans', () => {
     expect(eventSpans(' { "logs" : [ 1 , "x" , null ] } ')).toEqual([14, 15, 18, 21, 24, 28]);
   });
 
-  it('takes the last logs key, as JSON.parse does, and reads keys written with escapes', () => {
-    check('{"logs":[{"a":1}],"family":"f","logs":[{"b":2},{"c":3}]}');
+  it('reads keys written with escapes', () => {
     check('{"\\u006cogs":[{"a":"\\"}"}]}');
-    check('{"logs":[{"a":1}],"\\u006cogs":[{"b":2}]}');
+    check('{"family":"f","\\u006cogs":[{"b":2}]}');
+  });
+
+  it('refuses a key twice in one object, anywhere, naming the event or member (INVALID_JSON)', () => {
+    expectAppError(() => eventSpans('{"logs":[{"a":1}],"family":"f","logs":[{"b":2}]}'), 'INVALID_JSON', { key: 'logs' });
+    expectAppError(() => eventSpans('{"logs":[{"a":1}],"\\u006cogs":[{"b":2}]}'), 'INVALID_JSON', { key: 'logs' });
+    expectAppError(() => eventSpans('{"logs":[{"n":1},{"n":"bad","n":2}]}'), 'INVALID_JSON', { index: 1, key: 'n' });
+    expectAppError(() => eventSpans('{"logs":[{"n":1,"\\u006e":2}]}'), 'INVALID_JSON', { index: 0, key: 'n' });
+    expectAppError(() => eventSpans('{"logs":[{"j":[{"x":1},{"y":{"z":1,"z":2}}]}]}'), 'INVALID_JSON', { index: 0, key: 'z' });
+    expectAppError(() => eventSpans('{"schema":{"n":"int","n":"string"},"logs":[]}'), 'INVALID_JSON', { member: 'schema', key: 'n' });
+    expectAppError(() => eventSpans('{"family":"a","family":"b","logs":[]}'), 'INVALID_JSON', { key: 'family' });
+    // Past the linear comparison: the Set takes over.
+    const wide = Array.from({ length: 40 }, (_, k) => `"k${k}":${k}`).join(',');
+    expectAppError(() => eventSpans(`{"logs":[{${wide}},{${wide},"k39":1}]}`), 'INVALID_JSON', { index: 1, key: 'k39' });
+    expectAppError(() => eventSpans(`{"logs":[{${wide},"k3":1}]}`), 'INVALID_JSON', { index: 0, key: 'k3' });
+  });
+
+  it('keys repeated across sibling, nested or successive objects are fine', () => {
+    check('{"logs":[{"n":1,"j":{"n":1,"m":{"n":2}}},{"n":2,"j":[{"n":1},{"n":2}]}],"schema":{"n":"int","j":"json"}}');
+    const wide = Array.from({ length: 40 }, (_, k) => `"k${k}":{"k${k}":${k}}`).join(',');
+    check(`{"logs":[{${wide}},{${wide}},{"k1":[{${wide}}]}]}`);
+  });
+
+  it('scans values nested 100,000 deep without recursion', () => {
+    const deep = `${'[{"a":'.repeat(100_000)}1${'}]'.repeat(100_000)}`;
+    const text = `{"logs":[{"j":${deep}},{"k":1}]}`;
+    expect(eventSpans(text)).toEqual([9, 15 + deep.length, 16 + deep.length, 23 + deep.length]);
+    expect(text.slice(16 + deep.length, 23 + deep.length)).toBe('{"k":1}');
   });
 
   it('gives undefined when there is no logs array', () => {
     expect(eventSpans('[1,2]')).toBeUndefined();
     expect(eventSpans('{"family":"f"}')).toBeUndefined();
     expect(eventSpans('{"logs":{"a":1}}')).toBeUndefined();
-    expect(eventSpans('{"logs":[1],"logs":"x"}')).toBeUndefined();
     expect(eventSpans('"logs"')).toBeUndefined();
   });
 
