@@ -211,7 +211,7 @@ const FLAGS: readonly FlagSpec[] = [
   // seconds; default 60; 0 disables the purger
   { name: 'purge_interval_seconds', kind: 'int', defaultValue: '60', usage: 'Seconds between retention purges; 0 disables the purger', unit: 'seconds', min: 0 },
   // rows per delete; default 5000
-  { name: 'purge_batch_size', kind: 'int', defaultValue: '5000', usage: 'Rows deleted per purge statement', unit: 'rows' },
+  { name: 'purge_batch_size', kind: 'int', defaultValue: '5000', usage: 'Events (family rows and their raw copies) deleted per purge transaction', unit: 'rows' },
   // boolean; default true
   { name: 'graphql_introspection', kind: 'bool', defaultValue: 'true', usage: 'Allow GraphQL schema introspection' },
   // sandbox|graphiql|off; default sandbox (graphiql when NODE_ENV=production)
