@@ -1,10 +1,12 @@
 /**
  * Prometheus metrics at GET /metrics: one registry per app (nothing global),
  * default process metrics, HTTP request counts and latencies, ingest and
- * query counters.
+ * query counters, and requests per access token by the token's name (never
+ * its secret; `anonymous` with access control off).
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DecisionHook } from '../services/access-service.js';
 
 /** The metrics of one gateway process. */
 export interface Metrics {
@@ -14,6 +16,12 @@ export interface Metrics {
   ingestedEvents: Counter<'shard'>;
   purgedRows: Counter<'family'>;
   purgeDuration: Histogram<'family'>;
+  /** Requests admitted, by token name (`anonymous` with access control off). */
+  tokenRequests: Counter<'token'>;
+  /** Requests refused, by token name (`none` when no token was recognised) and reason (unauthenticated, forbidden, no_rule). */
+  tokenRefused: Counter<'token' | 'reason'>;
+  /** Requests refused by a token's limits, by token name. */
+  tokenRateLimited: Counter<'token'>;
 }
 
 /** Creates the registry and every metric. */
@@ -54,6 +62,41 @@ export function createMetrics(): Metrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    tokenRequests: new Counter({
+      name: 'databalancer_token_requests_total',
+      help: 'Requests authenticated, by access token name (anonymous with access control off)',
+      labelNames: ['token'],
+      registers: [registry],
+    }),
+    tokenRefused: new Counter({
+      name: 'databalancer_token_refused_total',
+      help: 'Requests refused by access control, by token name (none: no valid token) and reason (unauthenticated, forbidden, no_rule)',
+      labelNames: ['token', 'reason'],
+      registers: [registry],
+    }),
+    tokenRateLimited: new Counter({
+      name: 'databalancer_token_rate_limited_total',
+      help: "Requests refused by a token's requests_per_minute or events_per_minute, by token name",
+      labelNames: ['token'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The access service's decision hook, counting into `metrics` by token name. */
+export function accessDecisionRecorder(metrics: Metrics): DecisionHook {
+  return (name, outcome) => {
+    const token = name ?? 'none';
+    switch (outcome) {
+      case 'authenticated':
+        metrics.tokenRequests.inc({ token });
+        break;
+      case 'rate_limited':
+        metrics.tokenRateLimited.inc({ token });
+        break;
+      default:
+        metrics.tokenRefused.inc({ token, reason: outcome });
+    }
   };
 }
 

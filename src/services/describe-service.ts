@@ -36,9 +36,14 @@ export class DescribeService {
     this.catalog = catalog;
   }
 
-  /** Every family, ordered by name. Throws SHARD_UNAVAILABLE only when the catalog is unreachable. */
-  async describe(): Promise<DescribeResult> {
-    const placements = await this.manager.listPlacements();
+  /**
+   * Every family, ordered by name; with `canSee`, only the families it
+   * accepts (an access token's patterns), the others not even asked about.
+   * Throws SHARD_UNAVAILABLE only when the catalog is unreachable.
+   */
+  async describe(canSee?: (family: string) => boolean): Promise<DescribeResult> {
+    const all = await this.manager.listPlacements();
+    const placements = canSee === undefined ? all : all.filter((p) => canSee(p.family));
     const columns = await this.catalog.listAllColumns();
     const estimates = await this.rowEstimates(placements);
     return {

@@ -61,9 +61,12 @@ export class FamilyService {
     this.maxBytes = options.maxBytes;
   }
 
-  /** Every family, ordered by name (as describe lists them). Throws SHARD_UNAVAILABLE when the catalog is down. */
-  async list(): Promise<TableDescription[]> {
-    return (await this.describer.describe()).tables;
+  /**
+   * Every family, ordered by name (as describe lists them); with `canSee`,
+   * only those it accepts. Throws SHARD_UNAVAILABLE when the catalog is down.
+   */
+  async list(canSee?: (family: string) => boolean): Promise<TableDescription[]> {
+    return (await this.describer.describe(canSee)).tables;
   }
 
   /** One family. Throws INVALID_FAMILY_NAME, FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE. */
