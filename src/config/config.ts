@@ -25,6 +25,8 @@ export interface ShardConfig {
   readonly password: string;
   /** Database (schema) on that server; created if missing. */
   readonly database: string;
+  /** True when the operator named it (`name=` in --shards, or the separate `catalog`); unnamed shards may take the id their database recorded (shards/shard-identity.ts). */
+  readonly named: boolean;
 }
 
 /** The validated configuration of one gateway process. Deep-frozen. */
@@ -775,7 +777,7 @@ function addressKey(s: Pick<ShardConfig, 'host' | 'port' | 'database'>): string 
 }
 
 function makeShard(id: string | undefined, host: string, port: number, user: string, password: string, database: string): ShardConfig {
-  return { id: id ?? `${formatHost(host)}:${port}/${database}`, host, port, user, password, database };
+  return { id: id ?? `${formatHost(host)}:${port}/${database}`, host, port, user, password, database, named: id !== undefined };
 }
 
 /** Parses `host[:port]` or `mysql://[user[:pass]@]host[:port][/db]` (without a name= prefix). */

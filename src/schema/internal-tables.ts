@@ -64,3 +64,20 @@ export function idempotencyTableSql(): string {
 export function addRequestHashColumnSql(): string {
   return `ALTER TABLE ${IDEMPOTENCY_TABLE} ADD COLUMN ${REQUEST_HASH_DEFINITION}`;
 }
+
+/**
+ * Table of one row on every shard's database: the shard id it was first
+ * bootstrapped under. The database itself carries its identity, so a shard
+ * configured without a name keeps its id when its address is spelled another
+ * way (localhost vs 127.0.0.1); see shards/shard-identity.ts.
+ */
+export const SHARD_IDENTITY_TABLE = 'databalancer_shard_identity';
+
+/** CREATE TABLE IF NOT EXISTS for {@link SHARD_IDENTITY_TABLE} (a single row, `singleton` = 1). */
+export function shardIdentityTableSql(): string {
+  return `CREATE TABLE IF NOT EXISTS ${SHARD_IDENTITY_TABLE} (
+  singleton TINYINT NOT NULL PRIMARY KEY,
+  shard_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  created_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
+}

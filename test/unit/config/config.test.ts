@@ -47,7 +47,7 @@ describe('loadConfig defaults', () => {
     expect(c.mysqlDatabase).toBe('databalancer');
     expect(c.server).toEqual({ host: '0.0.0.0', port: 8080, address: ':8080' });
     expect(c.shards).toEqual([
-      { id: 'localhost:3306/databalancer', host: 'localhost', port: 3306, user: 'root', password: '', database: 'databalancer' },
+      { id: 'localhost:3306/databalancer', host: 'localhost', port: 3306, user: 'root', password: '', database: 'databalancer', named: false },
     ]);
     expect(c.catalog).toEqual(c.shards[0]);
     expect(c.logLevel).toBe('info');
@@ -223,17 +223,17 @@ describe('--shards', () => {
   it('parses host:port, bare host (port 3306) and names', () => {
     const c = load(['--shards', 'db1:3307, db2 ,c=db3:3308'], { DATABALANCER_MYSQL_PASSWORD: 'pw' });
     expect(c.shards).toEqual([
-      { id: 'db1:3307/databalancer', host: 'db1', port: 3307, user: 'root', password: 'pw', database: 'databalancer' },
-      { id: 'db2:3306/databalancer', host: 'db2', port: 3306, user: 'root', password: 'pw', database: 'databalancer' },
-      { id: 'c', host: 'db3', port: 3308, user: 'root', password: 'pw', database: 'databalancer' },
+      { id: 'db1:3307/databalancer', host: 'db1', port: 3307, user: 'root', password: 'pw', database: 'databalancer', named: false },
+      { id: 'db2:3306/databalancer', host: 'db2', port: 3306, user: 'root', password: 'pw', database: 'databalancer', named: false },
+      { id: 'c', host: 'db3', port: 3308, user: 'root', password: 'pw', database: 'databalancer', named: true },
     ]);
   });
 
   it('parses mysql:// URLs with %-encoded credentials and a database', () => {
     const c = load(['--shards=a=mysql://bob%40corp:p%40ss%3Aw%2Frd@db1:3310/logs_a,mysql://db2']);
-    expect(c.shards[0]).toEqual({ id: 'a', host: 'db1', port: 3310, user: 'bob@corp', password: 'p@ss:w/rd', database: 'logs_a' });
+    expect(c.shards[0]).toEqual({ id: 'a', host: 'db1', port: 3310, user: 'bob@corp', password: 'p@ss:w/rd', database: 'logs_a', named: true });
     // No credentials, port or database: the mysql_* defaults.
-    expect(c.shards[1]).toEqual({ id: 'db2:3306/databalancer', host: 'db2', port: 3306, user: 'root', password: '', database: 'databalancer' });
+    expect(c.shards[1]).toEqual({ id: 'db2:3306/databalancer', host: 'db2', port: 3306, user: 'root', password: '', database: 'databalancer', named: false });
   });
 
   it('URL credentials default independently from the mysql_* flags', () => {
@@ -320,10 +320,10 @@ describe('--catalog', () => {
 
   it('a URL or host:port is a separate catalog server with id "catalog"', () => {
     const c = load(['--shards=a=h1,b=h2', '--catalog=mysql://cu:c%40p@cathost:3399/meta']);
-    expect(c.catalog).toEqual({ id: 'catalog', host: 'cathost', port: 3399, user: 'cu', password: 'c@p', database: 'meta' });
+    expect(c.catalog).toEqual({ id: 'catalog', host: 'cathost', port: 3399, user: 'cu', password: 'c@p', database: 'meta', named: true });
     expect(c.shards.map((s) => s.id)).toEqual(['a', 'b']);
     expect(load(['--catalog=cat:3300'], { DATABALANCER_MYSQL_PASSWORD: 'pw' }).catalog).toEqual({
-      id: 'catalog', host: 'cat', port: 3300, user: 'root', password: 'pw', database: 'databalancer',
+      id: 'catalog', host: 'cat', port: 3300, user: 'root', password: 'pw', database: 'databalancer', named: true,
     });
   });
 
