@@ -48,6 +48,9 @@ export function coerceToLiteral(type: DeclaredType, value: unknown): string {
     case 'date':
       // Always digits, '-', ':', ' ' and '.': nothing to escape.
       return `'${coerceValue(type, value) as string}'`;
+    case 'uint64':
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+      break;
     case 'json':
       break;
   }

@@ -86,6 +86,7 @@ const ALLOWED_OPERATORS: Readonly<Record<DeclaredType, ReadonlySet<Operator>>> =
   date: new Set<Operator>(['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'isNull']),
   bool: new Set<Operator>(['eq', 'ne', 'in', 'isNull']),
   json: new Set<Operator>(['isNull']),
+  uint64: new Set<Operator>(['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'isNull']),
 };
 
 const TRUE_SQL = '1 = 1';
@@ -103,10 +104,11 @@ function given(value: unknown): boolean {
 /**
  * The placeholder for a value of `type`. Int values may arrive as decimal
  * strings (beyond 2^53); comparing a BIGINT column with a string makes MySQL
- * compare both as doubles, so they are cast back to an exact integer.
+ * compare both as doubles, so they are cast back to an exact integer
+ * (unsigned for uint64 columns, whose values reach 2^64-1).
  */
 function placeholder(type: DeclaredType): string {
-  return type === 'int' ? 'CAST(? AS SIGNED)' : '?';
+  return type === 'int' ? 'CAST(? AS SIGNED)' : type === 'uint64' ? 'CAST(? AS UNSIGNED)' : '?';
 }
 
 class FilterCompiler {

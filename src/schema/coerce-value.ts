@@ -7,6 +7,7 @@
 import { AppError } from '../errors/app-error.js';
 import { isPlainObject, type DeclaredField } from './declared-schema.js';
 import type { DeclaredType } from './type-mapping.js';
+import { coerceUint64 } from './osquery-types.js';
 import { ValueCoercionError, calendarDateAt, formatDate, formatDateTime, hasDateSeparators, parseEpochSeconds, parseIsoInstant, parseUtcIsoFast } from './time.js';
 
 /** What is bound into a mysql2 placeholder. */
@@ -201,6 +202,8 @@ function coerceJson(value: unknown): string {
  * - date: `'YYYY-MM-DD'` (valid calendar date), or an ISO-8601 date-time whose
  *   UTC date is taken -> `'YYYY-MM-DD'`. Numbers are refused.
  * - json: any JSON value up to 31 nested containers -> JSON text.
+ * - uint64: 0..2^64-1 as a safe integer or a canonical digit string; a
+ *   number when safe, else the digits (osquery-types.ts coerceUint64).
  *
  * @throws ValueCoercionError with the reason (never an AppError).
  * @example coerceValue('int', '9223372036854775807') // => '9223372036854775807'
@@ -224,6 +227,8 @@ export function coerceValue(type: DeclaredType, value: unknown): SqlValue {
       return coerceDate(value);
     case 'json':
       return coerceJson(value);
+    case 'uint64':
+      return coerceUint64(value);
   }
 }
 

@@ -19,8 +19,8 @@
 import { ValueCoercionError } from './time.js';
 import type { DeclaredType } from './type-mapping.js';
 
-/** The declared types plus `uint64`. */
-export type OsqueryFieldType = DeclaredType | 'uint64';
+/** The type of an osquery family's column: a declared type (`uint64` included). */
+export type OsqueryFieldType = DeclaredType;
 
 /** The column of a `uint64` field: DDL type and the DATA_TYPE information_schema reports. */
 export const UINT64_COLUMN = Object.freeze({ ddl: 'BIGINT UNSIGNED', dataType: 'bigint', columnType: 'bigint(20) unsigned' });

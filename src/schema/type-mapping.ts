@@ -5,7 +5,7 @@
  */
 
 /** The canonical declared types a schema may use (aliases map onto these). */
-export type DeclaredType = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | 'date' | 'json';
+export type DeclaredType = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | 'date' | 'json' | 'uint64';
 
 /**
  * The one table of declared type -> column: the type used in DDL, and the
@@ -14,7 +14,8 @@ export type DeclaredType = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | '
  * `LONGTEXT` with a `json_valid()` CHECK constraint
  * (https://mariadb.com/kb/en/json-data-type/), and both report 'json'.
  * `DATETIME(6)` keeps microseconds; it has no time zone, values are stored
- * as UTC. `BOOLEAN` is `TINYINT(1)`.
+ * as UTC. `BOOLEAN` is `TINYINT(1)`. `uint64` (osquery's UNSIGNED_BIGINT,
+ * exact 0..2^64-1) is `BIGINT UNSIGNED`, reported as DATA_TYPE `bigint`.
  */
 const COLUMN_TYPES: Readonly<Record<DeclaredType, { ddl: string; dataType: string }>> = Object.freeze({
   string: { ddl: 'TEXT', dataType: 'text' },
@@ -24,6 +25,7 @@ const COLUMN_TYPES: Readonly<Record<DeclaredType, { ddl: string; dataType: strin
   timestamp: { ddl: 'DATETIME(6)', dataType: 'datetime' },
   date: { ddl: 'DATE', dataType: 'date' },
   json: { ddl: 'JSON', dataType: 'json' },
+  uint64: { ddl: 'BIGINT UNSIGNED', dataType: 'bigint' },
 });
 
 /** Every canonical declared type, in documentation order. */
@@ -56,6 +58,8 @@ const TYPE_ALIASES: ReadonlyMap<string, DeclaredType> = new Map<string, Declared
   ['json', 'json'],
   ['object', 'json'],
   ['array', 'json'],
+  ['uint64', 'uint64'],
+  ['unsigned_bigint', 'uint64'],
 ]);
 
 /** Every accepted type spelling, canonical names first; for error messages. */
@@ -63,14 +67,14 @@ export const ACCEPTED_TYPE_NAMES: readonly string[] = Object.freeze([...TYPE_ALI
 
 /**
  * Parses a declared type name, case-insensitively, aliases included. Nothing is
- * trimmed: `" int"` is unknown. Only ASCII letters can match, so Unicode case
- * tricks (Kelvin sign, dotted I) never produce a type.
+ * trimmed: `" int"` is unknown. Only ASCII letters, digits and `_` can match,
+ * so Unicode case tricks (Kelvin sign, dotted I) never produce a type.
  *
  * @example parseDeclaredType('Integer') // => 'int'
  * @example parseDeclaredType('varchar') // => undefined
  */
 export function parseDeclaredType(raw: string): DeclaredType | undefined {
-  if (!/^[A-Za-z]{1,16}$/.test(raw)) return undefined;
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(raw)) return undefined;
   return TYPE_ALIASES.get(raw.toLowerCase());
 }
 
@@ -108,7 +112,8 @@ export interface ColumnTypeInfo {
  * when the column is not one this gateway would create (so a column another
  * process added can be checked against the declared type).
  *
- * Accepted spellings: `bigint`/`bigint(20)` -> int (not unsigned); `tinyint(1)`
+ * Accepted spellings: `bigint`/`bigint(20)` -> int; `bigint(20) unsigned`
+ * (not zerofill) -> uint64; `tinyint(1)`
  * and `tinyint` (MySQL 8.0.19+ drops display widths) -> bool, other tinyint
  * widths and unsigned -> undefined; `text` -> string; `double` -> float (not
  * unsigned); `datetime` at any fractional precision -> timestamp; `date` ->
@@ -125,7 +130,8 @@ export function declaredTypeOfColumn(column: ColumnTypeInfo): DeclaredType | und
   const unsigned = /\bunsigned\b/.test(columnType);
   switch (dataType) {
     case 'bigint':
-      return unsigned ? undefined : 'int';
+      if (!unsigned) return 'int';
+      return /\bzerofill\b/.test(columnType) ? undefined : 'uint64';
     case 'tinyint':
       return columnType === 'tinyint(1)' || columnType === 'tinyint' ? 'bool' : undefined;
     case 'bool':

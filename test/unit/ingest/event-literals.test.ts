@@ -89,6 +89,9 @@ describe('coerceToLiteral', () => {
     expect(coerceToLiteral('date', '2024-01-02')).toBe(`'2024-01-02'`);
     expect(coerceToLiteral('json', { a: "it's" })).toBe(`'{"a":"it\\'s"}'`);
     expect(coerceToLiteral('json', undefined)).toBe('NULL');
+    expect(coerceToLiteral('uint64', 7)).toBe('7');
+    expect(coerceToLiteral('uint64', '18446744073709551615')).toBe(`'18446744073709551615'`);
+    expect(() => coerceToLiteral('uint64', -1)).toThrow();
   });
 });
 

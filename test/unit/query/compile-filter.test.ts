@@ -21,6 +21,7 @@ const columns: FilterColumn[] = [
   { name: 'born', type: 'date' },
   { name: 'meta', type: 'json' },
   { name: 'we`ird; name', type: 'string' },
+  { name: 'pid', type: 'uint64' },
 ];
 
 const compile = (where: unknown) => compileFilter(where, 'dogs', columns);
@@ -47,6 +48,17 @@ describe('compileFilter', () => {
       values: ['9223372036854775807'],
     });
     expect(compile({ field: 'weight', gt: '10' })).toEqual({ sql: '`weight` > CAST(? AS SIGNED)', values: [10] });
+  });
+
+  it('casts uint64 values so they compare as unsigned numbers, exactly', () => {
+    expect(compile({ field: 'pid', gt: '100' })).toEqual({ sql: '`pid` > CAST(? AS UNSIGNED)', values: [100] });
+    expect(compile({ field: 'pid', lte: '18446744073709551615' })).toEqual({
+      sql: '`pid` <= CAST(? AS UNSIGNED)',
+      values: ['18446744073709551615'],
+    });
+    expect(compile({ field: 'pid', in: [1, '2'] })).toEqual({ sql: '`pid` IN (CAST(? AS UNSIGNED), CAST(? AS UNSIGNED))', values: [1, 2] });
+    expect(codeOf(() => compile({ field: 'pid', gt: -1 }))).toBe('INVALID_VALUE');
+    expect(codeOf(() => compile({ field: 'pid', like: '1%' }))).toBe('BAD_USER_INPUT');
   });
 
   it('coerces values to the column type as ingest does', () => {

@@ -126,6 +126,19 @@ describe('coerceValue: int', () => {
   });
 });
 
+describe('coerceValue: uint64', () => {
+  it('takes 0..2^64-1 as safe numbers or digit strings, big ones kept as digits', () => {
+    expect(coerceValue('uint64', 7)).toBe(7);
+    expect(coerceValue('uint64', '42')).toBe(42);
+    expect(coerceValue('uint64', '18446744073709551615')).toBe('18446744073709551615');
+    expect(coerceValue('uint64', null)).toBeNull();
+  });
+
+  it.each([-1, 1.5, 2 ** 60, '-1', '01', '18446744073709551616', ' 1', 'abc', true, {}])('refuses %j', (value) => {
+    expectRejected('uint64', value);
+  });
+});
+
 describe('coerceValue: float', () => {
   it.each([
     [0, 0],

@@ -29,6 +29,9 @@ describe('parseDeclaredType', () => {
     ['json', 'json'],
     ['object', 'json'],
     ['array', 'json'],
+    ['uint64', 'uint64'],
+    ['unsigned_bigint', 'uint64'],
+    ['UINT64', 'uint64'],
   ] as const)('maps %s to %s', (raw, expected) => {
     expect(parseDeclaredType(raw)).toBe(expected);
   });
@@ -40,7 +43,7 @@ describe('parseDeclaredType', () => {
     expect(parseDeclaredType('JSON')).toBe('json');
   });
 
-  it.each(['', ' int', 'int ', 'varchar', 'int64', 'tinyint', 'constructor', '__proto__', 'toString', 'ſtring', 'İnt', 'in t'])(
+  it.each(['', ' int', 'int ', 'varchar', 'int64', 'tinyint', 'constructor', '__proto__', 'toString', 'ſtring', 'İnt', 'in t', 'uint64 ', '_proto_', 'unsigned_bigint_x'])(
     'rejects %j',
     (raw) => {
       expect(parseDeclaredType(raw)).toBeUndefined();
@@ -49,7 +52,7 @@ describe('parseDeclaredType', () => {
 
   it('lists every alias as accepted', () => {
     for (const name of ACCEPTED_TYPE_NAMES) expect(parseDeclaredType(name)).toBeDefined();
-    expect(ACCEPTED_TYPE_NAMES).toHaveLength(19);
+    expect(ACCEPTED_TYPE_NAMES).toHaveLength(21);
   });
 });
 
@@ -63,6 +66,7 @@ describe('columnSqlType', () => {
       timestamp: 'DATETIME(6)',
       date: 'DATE',
       json: 'JSON',
+      uint64: 'BIGINT UNSIGNED',
     };
     expect(DECLARED_TYPES).toEqual(Object.keys(expected));
     for (const type of DECLARED_TYPES) expect(columnSqlType(type)).toBe(expected[type]);
@@ -83,6 +87,8 @@ describe('declaredTypeOfColumn', () => {
     [{ dataType: 'date', columnType: 'date' }, 'date'],
     [{ dataType: 'json', columnType: 'json' }, 'json'],
     [{ dataType: 'longtext', columnType: 'longtext', checkJson: true }, 'json'],
+    [{ dataType: 'bigint', columnType: 'bigint(20) unsigned' }, 'uint64'],
+    [{ dataType: 'bigint', columnType: 'bigint unsigned' }, 'uint64'],
   ] as const)('maps %j to %s', (column, expected) => {
     expect(declaredTypeOfColumn(column)).toBe(expected);
   });
@@ -91,7 +97,7 @@ describe('declaredTypeOfColumn', () => {
     { dataType: 'longtext', columnType: 'longtext' },
     { dataType: 'longtext', columnType: 'longtext', checkJson: false },
     { dataType: 'int', columnType: 'int(11)' },
-    { dataType: 'bigint', columnType: 'bigint(20) unsigned' },
+    { dataType: 'bigint', columnType: 'bigint(20) unsigned zerofill' },
     { dataType: 'tinyint', columnType: 'tinyint(4)' },
     { dataType: 'double', columnType: 'double unsigned' },
     { dataType: 'varchar', columnType: 'varchar(255)' },
@@ -110,6 +116,7 @@ describe('declaredTypeOfColumn', () => {
       timestamp: { dataType: 'datetime', columnType: 'datetime(6)' },
       date: { dataType: 'date', columnType: 'date' },
       json: { dataType: 'longtext', columnType: 'longtext', checkJson: true },
+      uint64: { dataType: 'bigint', columnType: 'bigint(20) unsigned' },
     };
     for (const type of DECLARED_TYPES) expect(declaredTypeOfColumn(reported[type])).toBe(type);
   });
