@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { ScenarioResult } from './context.js';
+import type { ScenarioResult, SideSummary } from './context.js';
 
 /** What the figures were measured on. */
 export interface MachineInfo {
@@ -47,6 +47,13 @@ function ms(value: number | undefined): string {
   return value < 10 ? value.toFixed(2) : value.toFixed(0);
 }
 
+/** ", CPU ms per operation: servers 1.20, load client 0.30" (the gateway's CPU is not that side's), or ''. */
+function cpu(side: SideSummary): string {
+  const c = side.cpuMsPerOp;
+  if (c === undefined) return '';
+  return `, CPU ms per operation: ${c.servers === undefined ? '' : `servers ${c.servers.toFixed(2)}, `}load client ${c.client.toFixed(2)}`;
+}
+
 function cellEscape(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
@@ -76,7 +83,7 @@ export function renderTable(machine: MachineInfo, results: readonly ScenarioResu
     );
     const userNotes = (r.userBaselines ?? []).map(
       (u) =>
-        `${u.name} = ${u.label}: ${fmt(u.side.value, r.unit)} ${r.unit}, p50 / p99 ${ms(u.side.p50)} / ${ms(u.side.p99)} ms${u.side.errors > 0 ? `, errors ${u.side.errors} (first: ${u.side.firstError ?? '?'})` : ''}; ${u.name} ratio = ${u.ratioMeaning}`,
+        `${u.name} = ${u.label}: ${fmt(u.side.value, r.unit)} ${r.unit}, p50 / p99 ${ms(u.side.p50)} / ${ms(u.side.p99)} ms${cpu(u.side)}${u.side.errors > 0 ? `, errors ${u.side.errors} (first: ${u.side.firstError ?? '?'})` : ''}; ${u.name} ratio = ${u.ratioMeaning}`,
     );
     const allNotes = [...r.notes, ...userNotes];
     notes.push(`- ${r.id}: baseline = ${r.baselineLabel}${allNotes.length > 0 ? `; ${allNotes.join('; ')}` : ''}`);
