@@ -131,6 +131,13 @@ export interface Config {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
   /** reader_username + reader_password: MySQL user of read-only sessions on every shard; null uses each shard's own user. */
   readonly reader: { readonly user: string; readonly password: string } | null;
+  /** osquery's TLS enroll/log API: on when an enroll secret (or a file holding one) is given. */
+  readonly osquery: {
+    /** osquery_enroll_secret: the shared secret nodes enroll with; null when not given. */
+    readonly enrollSecret: string | null;
+    /** osquery_enroll_secret_file: file holding the secret (read at start, surrounding whitespace trimmed); null when not given. */
+    readonly enrollSecretFile: string | null;
+  };
 }
 
 /**
@@ -252,6 +259,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'reader_username', kind: 'string', defaultValue: '', usage: 'MySQL user for users\' read-only queries, one that cannot write; empty uses each shard\'s own user' },
   // its password; default empty
   { name: 'reader_password', kind: 'string', defaultValue: '', usage: 'Password of -reader_username' },
+  // osquery's TLS remote API (POST /api/osquery/enroll and /api/osquery/log).
+  { name: 'osquery_enroll_secret', kind: 'string', defaultValue: '', usage: 'Shared secret osqueryd nodes enroll with (--enroll_secret_path on the node); empty with no -osquery_enroll_secret_file: enrollment refused' },
+  { name: 'osquery_enroll_secret_file', kind: 'string', defaultValue: '', usage: 'File holding -osquery_enroll_secret (read at start)' },
 ];
 
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
@@ -397,6 +407,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   if (rateLimitRedis !== null && !/^rediss?:\/\/[^\s]+$/.test(rateLimitRedis)) {
     problems.push(`${reader.sourceOf('rate_limit_redis')}="${redactUrl(rateLimitRedis)}" is not a redis:// URL; use e.g. redis://127.0.0.1:6379`);
   }
+  const enrollSecret = optionalText(reader.string('osquery_enroll_secret'));
+  const enrollSecretFile = optionalText(reader.string('osquery_enroll_secret_file'));
+  if (enrollSecret !== null && enrollSecretFile !== null) {
+    problems.push(`${reader.sourceOf('osquery_enroll_secret')} and ${reader.sourceOf('osquery_enroll_secret_file')} are both set; give the osquery enroll secret one way`);
+  }
   const production = env['NODE_ENV'] === 'production';
   const explorerText = reader.string('graphql_explorer').trim().toLowerCase();
   let explorer: Config['graphql']['explorer'] = production ? 'graphiql' : 'sandbox';
@@ -455,6 +470,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     tls,
     reader: readerUser === null ? null : { user: readerUser, password: reader.string('reader_password') },
+    osquery: { enrollSecret, enrollSecretFile },
   };
 
   if (problems.length > 0) {

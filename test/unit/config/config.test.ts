@@ -87,6 +87,13 @@ describe('loadConfig defaults', () => {
     expect(loadConfig(['--reader_username=ro', '--reader_password=pw'], {}).reader).toEqual({ user: 'ro', password: 'pw' });
   });
 
+  it('takes the osquery enroll secret as a flag or a file, not both', () => {
+    expect(load().osquery).toEqual({ enrollSecret: null, enrollSecretFile: null });
+    expect(load(['--osquery_enroll_secret=s3cret']).osquery).toEqual({ enrollSecret: 's3cret', enrollSecretFile: null });
+    expect(load(['--osquery_enroll_secret_file=/etc/secret']).osquery).toEqual({ enrollSecret: null, enrollSecretFile: '/etc/secret' });
+    expect(problemsOf(['--osquery_enroll_secret=a', '--osquery_enroll_secret_file=/f']).join('\n')).toContain('both set');
+  });
+
   it('returns a deep-frozen object', () => {
     const c = load(['--shards=a=h1:1,b=h2:2', '--catalog=mysql://u:p@cat:3307/c']);
     expectDeepFrozen(c);
