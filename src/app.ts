@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Logger } from './logging/logger.js';
-import { ShardPool } from './shards/shard-pool.js';
+import { createCatalogKnex, ShardPool } from './shards/shard-pool.js';
 import { Catalog } from './shards/catalog.js';
 import { HashRing } from './shards/ring.js';
 import { ShardManager } from './shards/shard-manager.js';
@@ -43,11 +43,13 @@ export interface App {
 /** Builds the gateway for `config`. Connects lazily: a shard that is down does not stop it. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const poolOptions = { poolMax: config.poolMax, queryTimeoutMs: config.queryTimeoutMs, logger };
+  const poolOptions = { poolMax: config.poolMax, queryTimeoutMs: config.queryTimeoutMs, writeTimeoutMs: config.limits.writeTimeoutMs, logger };
   const pools = config.shards.map((shard) => new ShardPool(shard, poolOptions));
   const catalogShard = pools.find((pool) => pool.id === config.catalog.id);
   const catalogPool = catalogShard ?? new ShardPool(config.catalog, { ...poolOptions, shardTables: false });
-  const catalog = new Catalog(catalogPool.writer, catalogPool.id, () => catalogPool.ready());
+  // The catalog's own pool: never shared with users' queries, staging or DDL.
+  const catalogKnex = createCatalogKnex(config.catalog, poolOptions);
+  const catalog = new Catalog(catalogKnex, catalogPool.id, () => catalogPool.ready());
   const manager = new ShardManager({
     shards: pools,
     catalog,
@@ -76,6 +78,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       sqlLimits: { maxLength: config.limits.queryMaxLength, maxTokens: config.limits.queryMaxTokens },
       timeoutMs: config.queryTimeoutMs,
       federationMaxRows: config.federationMaxRows,
+      federationMaxConcurrent: config.limits.federationMaxConcurrent,
     }),
     describe,
     family: new FamilyService({ manager, describe, maxBytes: config.limits.queryMaxBytes }),
@@ -115,6 +118,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       await purger?.stop();
       await server.close();
       await manager.close();
+      await catalogKnex.destroy();
       if (catalogShard === undefined) await catalogPool.close();
     },
   };

@@ -75,6 +75,9 @@ function extraTypesOf(request: FastifyRequest): readonly string[] {
 /** Sends `error` in the envelope. */
 function sendError(reply: FastifyReply, error: AppError): void {
   const { status, body } = errorResponse(error);
+  // Any error may say when to retry (GATEWAY_BUSY, RATE_LIMITED): `details.retryAfterSeconds` becomes Retry-After.
+  const retryAfter = error.details['retryAfterSeconds'];
+  if (typeof retryAfter === 'number' && retryAfter > 0) void reply.header('retry-after', String(Math.ceil(retryAfter)));
   void reply.code(status).send(body);
 }
 

@@ -5,7 +5,10 @@
  * shadows a base table of the same name for this session only, which is how
  * raw_logs gathers every shard's rows), then runs the user's unchanged SQL in
  * a READ ONLY transaction there. Staged copies are dropped when the query
- * ends, whatever happened. It must not decide where a query runs
+ * ends, whatever happened (with the session itself when it is cancelled).
+ * Copies are bounded by rows (federation_max_rows), by bytes (pages and
+ * INSERTs that fit the target's max_allowed_packet) and by time (the
+ * request's signal and deadline). It must not decide where a query runs
  * (route-query.ts does).
  */
 import { escape } from 'mysql2';
@@ -15,28 +18,41 @@ import { RAW_LOGS_TABLE, INGESTED_AT_COLUMN, quoteIdentifier } from '../schema/i
 import { rawLogsTableSql } from '../schema/internal-tables.js';
 import { quoteString } from '../schema/sql-literal.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
-import { execute, fetchRawRows, type PooledConnection } from '../shards/connection.js';
+import { execute, fetchRawRows, type PooledConnection, type StatementResult } from '../shards/connection.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { statementTimeLimitSql } from '../shards/shard-pool.js';
 import { neededColumns } from './column-usage.js';
 import type { QueryPlan } from './route-query.js';
-import { runSelect, type QueryRows } from './run-select.js';
+import { runSelect, type QueryRows, type ResultLimits } from './run-select.js';
 
 /** A plan that needs federation. */
 export type FederatedPlan = Extract<QueryPlan, { kind: 'federated' }>;
 
-/** Limits of one federated query. */
-export interface FederationLimits {
-  /** Rows returned at most; more are cut and flagged `truncated`. */
-  maxRows: number;
-  /** Statement time limit of the final SELECT, milliseconds. */
+/** Limits of one federated query (and of its result: rows and bytes, run-select.ts). */
+export interface FederationLimits extends ResultLimits {
+  /** Statement time limit of the final SELECT, milliseconds (when no deadline is given). */
   timeoutMs: number;
-  /** Rows a federated query may copy between shards. */
+  /** Rows a federated query may copy between shards, the target's own raw_logs rows included. */
   federationMaxRows: number;
+  /**
+   * Ends the whole query, staging included: every statement it started on
+   * any shard is killed and its connections destroyed (shards/connection.ts).
+   */
+  signal?: AbortSignal;
+  /** When the request's time is up (performance.now() milliseconds): statements on the target get only what is left. */
+  deadline?: number;
 }
 
-/** Rows fetched and inserted per round trip while staging. */
-const STAGE_BATCH_ROWS = 5000;
+/** Rows fetched by the first staging page, before the rows' size is known. */
+const FIRST_PAGE_ROWS = 100;
+/** Rows fetched per staging page at most, whatever their size. */
+const MAX_PAGE_ROWS = 5000;
+/** Bytes of row text a staging page aims at: memory stays bounded whatever the rows' size. */
+const PAGE_BYTES = 4 * 1024 * 1024;
+/** Largest staging INSERT, bytes (a single row larger than this, up to max_allowed_packet, goes alone). */
+const INSERT_MAX_BYTES = 4 * 1024 * 1024;
+/** Room left in a packet for the protocol's own bytes. */
+const PACKET_SLACK_BYTES = 1024;
 
 /** Name of the staged raw_logs copy before it is renamed over raw_logs for the session. */
 const STAGED_RAW_LOGS = 'databalancer_staged_raw_logs';
@@ -47,7 +63,7 @@ const STAGED_RAW_LOGS = 'databalancer_staged_raw_logs';
  * "unknown column" rather than reading NULL), runs again with full copies,
  * which gives the single-server answer (or its real error).
  * Throws QUERY_TOO_LARGE (400) past the row budget, QUERY_FAILED (400),
- * SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
+ * SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504), or the signal's reason.
  */
 export async function runFederated(manager: ShardManager, plan: FederatedPlan, sql: string, limits: FederationLimits): Promise<QueryRows> {
   try {
@@ -60,38 +76,82 @@ export async function runFederated(manager: ShardManager, plan: FederatedPlan, s
   }
 }
 
+/** Milliseconds left before `limits`' deadline (at least 1), or its statement time limit. */
+function timeLeft(limits: FederationLimits): number {
+  return limits.deadline === undefined ? limits.timeoutMs : Math.max(1, Math.floor(limits.deadline - performance.now()));
+}
+
+/** One federated query in progress: where it stages, and what it may still copy. */
+interface Staging {
+  manager: ShardManager;
+  /** The target shard's id and its staging session. */
+  target: string;
+  connection: PooledConnection;
+  flavor: ServerFlavor;
+  /** The target's max_allowed_packet, bytes. */
+  maxAllowedPacket: number;
+  budget: RowBudget;
+  signal: AbortSignal | undefined;
+}
+
 async function runFederatedOnce(manager: ShardManager, plan: FederatedPlan, sql: string, limits: FederationLimits, prune: boolean): Promise<QueryRows> {
   const budget: RowBudget = { remaining: limits.federationMaxRows, limit: limits.federationMaxRows };
-  return manager.withSession(plan.target, async (connection, info) => {
-    const staged: string[] = [];
-    try {
-      for (const { family, shard } of plan.stage) {
-        await stageFamily(manager, connection, family, shard, budget, info.flavor, prune ? sql : null);
-        staged.push(family);
-      }
-      if (plan.rawLogsFrom !== null) {
-        await stageRawLogs(manager, connection, plan.rawLogsFrom, budget, info.flavor);
-        staged.push(RAW_LOGS_TABLE);
-      }
-      await execute(connection, statementTimeLimitSql(info.flavor, limits.timeoutMs));
-      await execute(connection, 'START TRANSACTION READ ONLY');
+  return manager.withSession(
+    plan.target,
+    async (connection, info) => {
+      const staging: Staging = {
+        manager,
+        target: plan.target,
+        connection,
+        flavor: info.flavor,
+        maxAllowedPacket: info.maxAllowedPacket,
+        budget,
+        signal: limits.signal,
+      };
+      const staged: string[] = [];
       try {
-        return await runSelect(connection, sql, limits.maxRows);
+        // The server's own limit too (MariaDB's covers every statement, the copies included).
+        await execute(connection, statementTimeLimitSql(info.flavor, timeLeft(limits)));
+        for (const { family, shard } of plan.stage) {
+          await stageFamily(staging, family, shard, prune ? sql : null);
+          staged.push(family);
+        }
+        if (plan.rawLogsFrom !== null) {
+          await stageRawLogs(staging, plan.rawLogsFrom);
+          staged.push(RAW_LOGS_TABLE);
+        }
+        await execute(connection, statementTimeLimitSql(info.flavor, timeLeft(limits)));
+        await execute(connection, 'START TRANSACTION READ ONLY');
+        try {
+          return await runSelect(connection, sql, limits);
+        } catch (error) {
+          throw translateMysqlError(error, { shard: plan.target, userQuery: true });
+        } finally {
+          await execute(connection, 'COMMIT').catch(() => undefined);
+        }
       } catch (error) {
-        throw translateMysqlError(error, { shard: plan.target, userQuery: true });
+        throw translateMysqlError(error, { shard: plan.target });
       } finally {
-        await execute(connection, 'COMMIT').catch(() => undefined);
+        if (limits.signal?.aborted !== true) {
+          await execute(connection, statementTimeLimitSql(info.flavor, 0)).catch(() => undefined);
+          for (const table of staged) {
+            await execute(connection, `DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(table)}`).catch(() => undefined);
+          }
+          await execute(connection, `DROP TEMPORARY TABLE IF EXISTS ${STAGED_RAW_LOGS}`).catch(() => undefined);
+        }
       }
-    } catch (error) {
-      throw translateMysqlError(error, { shard: plan.target });
-    } finally {
-      await execute(connection, statementTimeLimitSql(info.flavor, 0)).catch(() => undefined);
-      for (const table of staged) {
-        await execute(connection, `DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(table)}`).catch(() => undefined);
-      }
-      await execute(connection, `DROP TEMPORARY TABLE IF EXISTS ${STAGED_RAW_LOGS}`).catch(() => undefined);
-    }
-  });
+    },
+    limits.signal,
+  );
+}
+
+/** Runs `sql` on the target's staging session; its errors name the target (not the source being read). */
+async function onTarget(staging: Staging, sql: string): Promise<StatementResult> {
+  try {
+    return await execute(staging.connection, sql);
+  } catch (error) {
+    throw translateMysqlError(error, { shard: staging.target });
+  }
 }
 
 /** Rows a query may still copy between shards. */
@@ -100,50 +160,68 @@ interface RowBudget {
   limit: number;
 }
 
+/** Charges `rows` to the budget; QUERY_TOO_LARGE once more than its limit would move. */
+function charge(budget: RowBudget, rows: number): void {
+  budget.remaining -= rows;
+  if (budget.remaining < 0) {
+    throw new AppError(
+      'QUERY_TOO_LARGE',
+      `this query spans shards and would move more than ${budget.limit} rows between them; filter it to fewer rows or families, or raise --federation_max_rows`,
+      { limit: budget.limit },
+    );
+  }
+}
+
 /**
  * Copies a family table from its shard into a same-named TEMPORARY table on
- * `connection`. `sql`, when given, is the query: only the columns it can read
+ * the target. `sql`, when given, is the query: only the columns it can read
  * are copied; null copies every column.
  */
-async function stageFamily(
-  manager: ShardManager,
-  connection: PooledConnection,
-  family: string,
-  shard: string,
-  budget: RowBudget,
-  flavor: ServerFlavor,
-  sql: string | null,
-): Promise<void> {
-  await manager.withReader(shard, family, async (source) => {
-    const [createRow] = (await fetchRawRows(source, `SHOW CREATE TABLE ${quoteIdentifier(family)}`)) as Array<Array<string | null>>;
-    const createSql = createRow?.[1];
-    if (typeof createSql !== 'string') throw new Error(`SHOW CREATE TABLE ${family} returned nothing`);
-    await execute(connection, stagingEngine(createSql.replace(/^CREATE TABLE/, 'CREATE TEMPORARY TABLE'), flavor));
-    const all = await columnNames(source, family);
-    const needed = sql === null ? null : neededColumns(sql, family, all);
-    const unneeded = needed === null ? [] : all.filter((c) => !needed.includes(c));
-    if (unneeded.length > 0) {
-      // Dropped from the (still empty) copy, so a missed reference fails loudly.
-      await execute(connection, `ALTER TABLE ${quoteIdentifier(family)} ${unneeded.map((c) => `DROP COLUMN ${quoteIdentifier(c)}`).join(', ')}`);
-    }
-    await copyRows(source, connection, family, family, needed ?? all, budget);
-  });
+async function stageFamily(staging: Staging, family: string, shard: string, sql: string | null): Promise<void> {
+  await staging.manager.withReader(
+    shard,
+    family,
+    async (source) => {
+      const [createRow] = (await fetchRawRows(source, `SHOW CREATE TABLE ${quoteIdentifier(family)}`)) as Array<Array<string | null>>;
+      const createSql = createRow?.[1];
+      if (typeof createSql !== 'string') throw new Error(`SHOW CREATE TABLE ${family} returned nothing`);
+      await onTarget(staging, stagingEngine(createSql.replace(/^CREATE TABLE/, 'CREATE TEMPORARY TABLE'), staging.flavor));
+      const all = await columnNames(source, family);
+      const needed = sql === null ? null : neededColumns(sql, family, all);
+      const unneeded = needed === null ? [] : all.filter((c) => !needed.includes(c));
+      if (unneeded.length > 0) {
+        // Dropped from the (still empty) copy, so a missed reference fails loudly.
+        await onTarget(staging, `ALTER TABLE ${quoteIdentifier(family)} ${unneeded.map((c) => `DROP COLUMN ${quoteIdentifier(c)}`).join(', ')}`);
+      }
+      await copyRows(staging, source, family, family, needed ?? all);
+    },
+    staging.signal,
+  );
 }
 
 /**
  * Builds a TEMPORARY raw_logs holding the target's own rows and every other
- * listed shard's rows (schema/internal-tables.ts defines its shape).
+ * listed shard's rows (schema/internal-tables.ts defines its shape). The
+ * target's own rows count against the row budget too.
  */
-async function stageRawLogs(manager: ShardManager, connection: PooledConnection, sources: readonly string[], budget: RowBudget, flavor: ServerFlavor): Promise<void> {
+async function stageRawLogs(staging: Staging, sources: readonly string[]): Promise<void> {
   const at = quoteIdentifier(INGESTED_AT_COLUMN);
-  await execute(connection, rawLogsTableSql({ name: STAGED_RAW_LOGS, staged: { engine: flavor === 'mariadb' ? 'Aria' : 'InnoDB' } }));
-  await execute(connection, `INSERT INTO ${STAGED_RAW_LOGS} (id, family, log, ${at}) SELECT id, family, log, ${at} FROM raw_logs`);
+  await onTarget(staging, rawLogsTableSql({ name: STAGED_RAW_LOGS, staged: { engine: staging.flavor === 'mariadb' ? 'Aria' : 'InnoDB' } }));
+  // One row past the budget is enough to know it is exceeded.
+  const local = await onTarget(
+    staging,
+    `INSERT INTO ${STAGED_RAW_LOGS} (id, family, log, ${at}) SELECT id, family, log, ${at} FROM raw_logs LIMIT ${staging.budget.remaining + 1}`,
+  );
+  charge(staging.budget, local.affectedRows);
   for (const shard of sources) {
-    await manager.withReader(shard, undefined, (source) =>
-      copyRows(source, connection, RAW_LOGS_TABLE, STAGED_RAW_LOGS, ['id', 'family', 'log', INGESTED_AT_COLUMN], budget),
+    await staging.manager.withReader(
+      shard,
+      undefined,
+      (source) => copyRows(staging, source, RAW_LOGS_TABLE, STAGED_RAW_LOGS, ['id', 'family', 'log', INGESTED_AT_COLUMN]),
+      staging.signal,
     );
   }
-  await execute(connection, `ALTER TABLE ${STAGED_RAW_LOGS} RENAME TO raw_logs`);
+  await onTarget(staging, `ALTER TABLE ${STAGED_RAW_LOGS} RENAME TO raw_logs`);
 }
 
 /**
@@ -165,41 +243,57 @@ async function columnNames(connection: PooledConnection, table: string): Promise
 }
 
 /**
- * Copies every row of `table` (keyset pages by id) into `destTable`, charging
- * `budget`; QUERY_TOO_LARGE once more than its limit would move.
+ * Copies every row of `table` (keyset pages by id) into `destTable` on the
+ * target, charging the row budget. Pages and INSERTs are bounded by bytes,
+ * not rows: a page asks for as many rows as fit PAGE_BYTES at the size the
+ * last page's rows had, and each INSERT holds what fits the target's
+ * max_allowed_packet (and INSERT_MAX_BYTES). QUERY_TOO_LARGE for a row that
+ * fits no packet of the target.
  */
-async function copyRows(
-  source: PooledConnection,
-  dest: PooledConnection,
-  table: string,
-  destTable: string,
-  columns: readonly string[],
-  budget: RowBudget,
-): Promise<void> {
+async function copyRows(staging: Staging, source: PooledConnection, table: string, destTable: string, columns: readonly string[]): Promise<void> {
   const list = columns.map(quoteIdentifier).join(', ');
-  const page = (afterId: string | null): Promise<Array<Array<string | null>>> =>
-    fetchRawRows(
-      source,
-      `SELECT ${list} FROM ${quoteIdentifier(table)}${afterId === null ? '' : ` WHERE id > ${escape(afterId)}`} ORDER BY id LIMIT ${STAGE_BATCH_ROWS}`,
-    );
+  const page = (afterId: string | null, limit: number): Promise<Array<Array<string | null>>> =>
+    fetchRawRows(source, `SELECT ${list} FROM ${quoteIdentifier(table)}${afterId === null ? '' : ` WHERE id > ${escape(afterId)}`} ORDER BY id LIMIT ${limit}`);
+  const head = `INSERT INTO ${quoteIdentifier(destTable)} (${list}) VALUES `;
+  const headBytes = Buffer.byteLength(head);
+  const packetBytes = staging.maxAllowedPacket - PACKET_SLACK_BYTES;
+  const insertBytes = Math.min(packetBytes, INSERT_MAX_BYTES);
   // Pipelined: the next page is read from the source while this one is
   // written to the target (two connections, two servers).
-  let rows = await page(null);
+  let limit = FIRST_PAGE_ROWS;
+  let rows = await page(null, limit);
   while (rows.length > 0) {
-    budget.remaining -= rows.length;
-    if (budget.remaining < 0) {
-      throw new AppError(
-        'QUERY_TOO_LARGE',
-        `this query spans shards and would move more than ${budget.limit} rows between them; filter it to fewer rows or families, or raise --federation_max_rows`,
-        { limit: budget.limit },
-      );
-    }
+    charge(staging.budget, rows.length);
+    const tuples = rows.map((row) => `(${row.map((cell) => (cell === null ? 'NULL' : quoteString(cell))).join(',')})`);
+    const sizes = tuples.map((tuple) => Buffer.byteLength(tuple));
+    const pageBytes = sizes.reduce((sum, size) => sum + size, 0);
+    const nextLimit = Math.max(1, Math.min(MAX_PAGE_ROWS, limit * 4, Math.floor(PAGE_BYTES / Math.max(1, pageBytes / rows.length))));
     const lastId = rows[rows.length - 1]?.[0] ?? null;
-    const next = rows.length < STAGE_BATCH_ROWS ? Promise.resolve([]) : page(lastId);
-    // Settle `next` even if the insert fails, so no rejection goes unhandled.
+    const next = rows.length < limit ? Promise.resolve([]) : page(lastId, nextLimit);
+    // Settle `next` even if an insert fails, so no rejection goes unhandled.
     next.catch(() => undefined);
-    const values = rows.map((row) => `(${row.map((cell) => (cell === null ? 'NULL' : quoteString(cell))).join(',')})`).join(',');
-    await execute(dest, `INSERT INTO ${quoteIdentifier(destTable)} (${list}) VALUES ${values}`);
+    rows = [];
+    let batch: string[] = [];
+    let batchBytes = headBytes;
+    for (let i = 0; i < tuples.length; i++) {
+      const size = sizes[i] as number;
+      if (headBytes + size > packetBytes) {
+        throw new AppError(
+          'QUERY_TOO_LARGE',
+          `a row of "${table}" is ${size} bytes, more than shard "${staging.target}" accepts in one packet (max_allowed_packet ${staging.maxAllowedPacket} bytes), so this query cannot copy it between shards; select fewer or smaller columns, or raise max_allowed_packet on that server`,
+          { table, rowBytes: size, maxAllowedPacket: staging.maxAllowedPacket, shard: staging.target },
+        );
+      }
+      if (batch.length > 0 && batchBytes + 1 + size > insertBytes) {
+        await onTarget(staging, head + batch.join(','));
+        batch = [];
+        batchBytes = headBytes;
+      }
+      batch.push(tuples[i] as string);
+      batchBytes += size + 1;
+    }
+    if (batch.length > 0) await onTarget(staging, head + batch.join(','));
+    limit = nextLimit;
     rows = await next;
   }
 }

@@ -11,7 +11,7 @@ import { validateSql, type SqlLimits } from '../query/validate-sql.js';
 import { applyRowCap, restateCapError } from '../query/row-cap.js';
 import { planQuery } from '../query/route-query.js';
 import { planScatter } from '../query/scatter-plan.js';
-import { executePlan } from '../query/execute-plan.js';
+import { executePlan, FederationGate } from '../query/execute-plan.js';
 import type { QueryRows } from '../query/run-select.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import { RAW_LOGS_TABLE } from '../schema/identifiers.js';
@@ -43,24 +43,66 @@ export interface QueryServiceOptions {
   timeoutMs: number;
   /** Rows a federated query may copy between shards. */
   federationMaxRows: number;
+  /** Cross-shard queries this process runs at once (federation_max_concurrent); default 4. */
+  federationMaxConcurrent?: number;
+}
+
+/** How a caller may end a query early. */
+export interface QueryCallOptions {
+  /** Aborted when the client goes away: every statement the query started is killed. */
+  signal?: AbortSignal;
 }
 
 /** Runs read-only SQL across the shards. */
 export class QueryService {
   private readonly options: QueryServiceOptions;
+  private readonly gate: FederationGate;
 
   constructor(options: QueryServiceOptions) {
     this.options = options;
+    this.gate = new FederationGate(options.federationMaxConcurrent ?? 4);
   }
 
   /**
    * Runs one read-only SELECT. Throws QUERY_PARSE_FAILED, QUERY_NOT_READ_ONLY,
    * QUERY_TABLE_FORBIDDEN, QUERY_TOO_COMPLEX, DUPLICATE_COLUMN_NAME,
    * QUERY_FAILED, QUERY_TOO_LARGE (400), TABLE_NOT_FOUND
-   * (404), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
+   * (404), SHARD_UNAVAILABLE, GATEWAY_BUSY (503), QUERY_TIMEOUT (504).
+   * query_timeout_ms bounds the whole call, cross-shard copies included:
+   * past it, or once `options.signal` aborts, every statement it started on
+   * any shard is killed.
    */
-  async query(sql: unknown): Promise<QueryResult> {
+  async query(sql: unknown, options: QueryCallOptions = {}): Promise<QueryResult> {
     const started = performance.now();
+    const { timeoutMs } = this.options;
+    // Aborted past query_timeout_ms or when the caller's signal aborts, whichever comes first.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new AppError(
+            'QUERY_TIMEOUT',
+            `the query ran past --query_timeout_ms (${timeoutMs} ms), copies between shards included, and was stopped; narrow it (WHERE, LIMIT, fewer families) or raise --query_timeout_ms`,
+            { timeoutMs },
+          ),
+        ),
+      timeoutMs,
+    );
+    const gone = (): void =>
+      deadline.abort(new AppError('BAD_USER_INPUT', 'the client went away; its query was cancelled', { reason: 'client_closed' }));
+    if (options.signal?.aborted === true) gone();
+    options.signal?.addEventListener('abort', gone, { once: true });
+    try {
+      return await this.run(sql, started, deadline.signal);
+    } catch (error) {
+      throw deadline.signal.aborted ? deadline.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', gone);
+    }
+  }
+
+  private async run(sql: unknown, started: number, signal: AbortSignal): Promise<QueryResult> {
     const validated = validateSql(sql, this.options.sqlLimits);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const { manager } = this.options;
@@ -88,7 +130,8 @@ export class QueryService {
       allShards: manager.shards.map((s) => s.id),
     });
     const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
-    const executed = await executePlan(manager, plan, scatter, capped, this.options).catch((error: unknown) => {
+    const limits = { ...this.options, signal, deadline: started + this.options.timeoutMs, gate: this.gate };
+    const executed = await executePlan(manager, plan, scatter, capped, limits).catch((error: unknown) => {
       // Server messages quote what ran: put them in terms of the user's SQL, without the row cap.
       throw restateCapError(error, validated, capped);
     });

@@ -137,19 +137,23 @@ export class ShardManager {
   /**
    * Runs `work` on one reader connection of shard `id`: a READ ONLY session
    * with the statement time limit, for users' SQL and structured reads.
+   * Aborting `signal` ends it at once: the statement is killed on the server
+   * and the connection destroyed (shards/connection.ts).
    */
-  withReader<T>(id: string, family: string | undefined, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
-    return this.withShard(id, family, (pool) => withConnection(pool.reader, work));
+  withReader<T>(id: string, family: string | undefined, work: (connection: PooledConnection) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.withShard(id, family, (pool) => withConnection(pool.reader, work, signal === undefined ? {} : { signal }));
   }
 
   /**
    * Runs `work` on one writer session of shard `id`, with the server's info:
    * federation stages TEMPORARY tables there, which live as long as the session.
+   * Aborting `signal` ends it as for {@link withReader} (the session, and its
+   * temporary tables, end with it).
    */
-  withSession<T>(id: string, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+  withSession<T>(id: string, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
     return this.withShard(id, undefined, async (pool) => {
       const info = await pool.ready();
-      return withConnection(pool.writer, (connection) => work(connection, info));
+      return withConnection(pool.writer, (connection) => work(connection, info), signal === undefined ? {} : { signal });
     });
   }
 

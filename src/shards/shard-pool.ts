@@ -1,9 +1,14 @@
 /**
  * One shard = one MySQL server (and database). This module owns its
  * connection pools: an `ingest` Knex for the write transactions of ingest
- * (several statements per round trip), a `writer` Knex for DDL, catalog,
- * retention and federation staging, and a `reader` Knex whose sessions are
- * READ ONLY with a statement time limit, for users' SQL. It also bootstraps
+ * (several statements per round trip), a `writer` Knex for DDL, retention
+ * and federation staging, and a `reader` Knex whose sessions are READ ONLY
+ * with a statement time limit, for users' SQL; the catalog has a pool of its
+ * own ({@link createCatalogKnex}). Every statement has a client-side deadline
+ * (shards/connection.ts guardStatements), so a hung server cannot hold a
+ * connection for longer than write_timeout_ms (query_timeout_ms plus a margin
+ * on readers), and {@link ShardPool.kill} ends a server thread from another
+ * connection. It also bootstraps
  * the shard (database, raw_logs, idempotency table) lazily, so a shard that is down at start-up joins when it comes back.
  * It must not decide placement or know about families.
  */
@@ -12,6 +17,7 @@ import mysql from 'mysql2/promise';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
+import { destroyConnection, guardStatements, withTimeout, type ThreadKiller } from './connection.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
 import { idempotencyTableSql, rawLogsTableSql } from '../schema/internal-tables.js';
 import { addRequestHashColumn } from './idempotency-store.js';
@@ -30,6 +36,8 @@ export interface ShardPoolOptions {
   poolMax: number;
   /** Statement time limit of reader sessions, in milliseconds. */
   queryTimeoutMs: number;
+  /** Client-side deadline of a statement on the writer and ingest pools (and the catalog's), milliseconds; default 30000. */
+  writeTimeoutMs?: number;
   logger: Logger;
   /** False for a catalog-only server: create the database but no raw_logs. Default true. */
   shardTables?: boolean;
@@ -57,12 +65,109 @@ function runRaw(connection: RawConnection, sql: string): Promise<unknown> {
   });
 }
 
-/** knex afterCreate hook of the writer and ingest pools: strict mode, UTC, utf8mb4. */
-function setUpWriteSession(conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void): void {
-  runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`).then(
-    () => done(null, conn),
-    (error: Error) => done(error, conn),
-  );
+/** Client-side deadline of a write when none is configured, milliseconds. */
+const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+/**
+ * How much later than the server's own statement time limit a reader's
+ * client-side deadline falls, so a live server answers with its own timeout
+ * error first, milliseconds.
+ */
+export const QUERY_DEADLINE_MARGIN_MS = 2000;
+
+/** Connect timeout of the side connection that sends a KILL, milliseconds. */
+const KILL_CONNECT_TIMEOUT_MS = 2000;
+
+type AfterCreate = (conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) => void;
+
+/** knex afterCreate hook of the writer, ingest and catalog pools: strict mode, UTC, utf8mb4, a write deadline. */
+function writeSessionSetUp(timeoutMs: number, kill: ThreadKiller): AfterCreate {
+  return (conn, done) => {
+    runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`).then(
+      () => {
+        guardStatements(conn, 'write', timeoutMs, kill);
+        done(null, conn);
+      },
+      (error: Error) => done(error, conn),
+    );
+  };
+}
+
+/** mysql2 connection settings of `config` shared by every pool. */
+function connectionSettings(config: ShardConfig) {
+  return {
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    connectTimeout: 5000,
+  };
+}
+
+/** knex's log hooks, routed to `logger`. */
+function knexLog(logger: Logger) {
+  return {
+    warn: (message: unknown) => logger.debug({ knex: message }, 'knex warning'),
+    error: (message: unknown) => logger.warn({ knex: message }, 'knex error'),
+    deprecate: (message: unknown) => logger.debug({ knex: message }, 'knex deprecation'),
+    debug: (message: unknown) => logger.trace({ knex: message }, 'knex debug'),
+  };
+}
+
+/** The callback connection under a mysql2/promise one. */
+function coreOf(connection: mysql.Connection): unknown {
+  return (connection as unknown as { connection: unknown }).connection;
+}
+
+/**
+ * Kills thread `threadId` of the server of `config` from a fresh connection
+ * (`KILL CONNECTION`: the statement and the session end); never rejects. A
+ * hung server is given up on after the connect timeout.
+ */
+export async function killThread(config: ShardConfig, threadId: number, logger: Logger): Promise<void> {
+  let connection: mysql.Connection | undefined;
+  try {
+    connection = await mysql.createConnection({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: config.password,
+      connectTimeout: KILL_CONNECT_TIMEOUT_MS,
+    });
+    await withTimeout(connection.query(`KILL CONNECTION ${Math.trunc(threadId)}`), KILL_CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    // ER_NO_SUCH_THREAD: it had already ended.
+    if ((error as { errno?: unknown }).errno !== 1094) logger.warn({ err: error, threadId }, 'could not kill a cancelled statement on the server');
+  } finally {
+    if (connection !== undefined) destroyConnection(coreOf(connection));
+  }
+}
+
+/**
+ * The catalog's own pool (never shared with users' queries, staging or DDL,
+ * so a saturated shard does not stop placements): writer sessions on the
+ * catalog's database, with the write deadline.
+ */
+export function createCatalogKnex(config: ShardConfig, options: ShardPoolOptions): Knex {
+  const logger = options.logger.child({ shard: config.id, pool: 'catalog' });
+  return knexFactory({
+    client: 'mysql2',
+    connection: connectionSettings(config),
+    acquireConnectionTimeout: 10_000,
+    log: knexLog(logger),
+    pool: {
+      min: 0,
+      max: options.poolMax,
+      idleTimeoutMillis: 30_000,
+      afterCreate: writeSessionSetUp(options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, (id) => killThread(config, id, logger)),
+    },
+  });
 }
 
 /** Parses `SELECT VERSION()` output: MariaDB says so in the version string. */
@@ -97,6 +202,8 @@ export class ShardPool {
   readonly ingest: Knex;
   private readonly logger: Logger;
   private readonly shardTables: boolean;
+  private readonly writeTimeoutMs: number;
+  private lastAuthWarning = 0;
   private info: ServerInfo | undefined;
   private bootstrapping: Promise<ServerInfo> | undefined;
 
@@ -105,31 +212,17 @@ export class ShardPool {
     this.config = config;
     this.logger = options.logger.child({ shard: config.id });
     this.shardTables = options.shardTables ?? true;
-    const log = {
-      warn: (message: unknown) => this.logger.debug({ knex: message }, 'knex warning'),
-      error: (message: unknown) => this.logger.warn({ knex: message }, 'knex error'),
-      deprecate: (message: unknown) => this.logger.debug({ knex: message }, 'knex deprecation'),
-      debug: (message: unknown) => this.logger.trace({ knex: message }, 'knex debug'),
-    };
-    const connection = {
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      password: config.password,
-      database: config.database,
-      charset: 'utf8mb4_unicode_ci',
-      timezone: 'Z',
-      dateStrings: true,
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      connectTimeout: 5000,
-    };
+    this.writeTimeoutMs = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+    const connection = connectionSettings(config);
     const base = {
       client: 'mysql2',
       connection,
       acquireConnectionTimeout: 10_000,
-      log,
+      log: knexLog(this.logger),
     };
+    const kill: ThreadKiller = (threadId) => this.kill(threadId);
+    const setUpWriteSession = writeSessionSetUp(options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, kill);
+    const readDeadlineMs = options.queryTimeoutMs + QUERY_DEADLINE_MARGIN_MS;
     this.writer = knexFactory({
       ...base,
       pool: {
@@ -165,11 +258,17 @@ export class ShardPool {
             await runRaw(conn, statementTimeLimitSql(flavor, options.queryTimeoutMs));
             // Second line of defence behind the SQL validator: this session cannot write.
             await runRaw(conn, 'SET SESSION TRANSACTION READ ONLY');
+            guardStatements(conn, 'query', readDeadlineMs, kill);
           };
           setUp().then(() => done(null, conn), (error: Error) => done(error, conn));
         },
       },
     });
+  }
+
+  /** Kills server thread `threadId` of this shard from a fresh connection (see {@link killThread}); never rejects. */
+  kill(threadId: number): Promise<void> {
+    return killThread(this.config, threadId, this.logger);
   }
 
   /** `host:port` of the server, never with credentials. */
@@ -198,11 +297,24 @@ export class ShardPool {
         },
         (error: unknown) => {
           this.bootstrapping = undefined;
-          throw translateMysqlError(error, { shard: this.id });
+          const translated = translateMysqlError(error, { shard: this.id });
+          if (translated.details['reason'] === 'authentication_failed') this.warnAuthenticationFailed(translated.message);
+          throw translated;
         },
       );
     }
     return this.bootstrapping;
+  }
+
+  /**
+   * Logs refused credentials (at most once a minute per shard): the user and
+   * address, never the password.
+   */
+  private warnAuthenticationFailed(message: string): void {
+    const now = Date.now();
+    if (now - this.lastAuthWarning < 60_000) return;
+    this.lastAuthWarning = now;
+    this.logger.warn({ user: this.config.user, address: this.address, reason: 'authentication_failed' }, message);
   }
 
   private async bootstrap(): Promise<ServerInfo> {
@@ -213,6 +325,8 @@ export class ShardPool {
       password: this.config.password,
       connectTimeout: 5000,
     });
+    // A server that hangs after accepting the connection must not hold every request that waits for the bootstrap.
+    const deadline = setTimeout(() => destroyConnection(coreOf(connection)), this.writeTimeoutMs);
     try {
       const [rows] = await connection.query('SELECT VERSION() AS v, @@global.max_allowed_packet AS p');
       const row = (rows as Array<{ v: string; p: number | string }>)[0];
@@ -227,7 +341,8 @@ export class ShardPool {
       this.logger.info({ version, flavor }, `Connected to MySQL as ${this.config.user} at ${this.address}`);
       return { flavor, version, maxAllowedPacket };
     } finally {
-      await connection.end().catch(() => undefined);
+      clearTimeout(deadline);
+      await withTimeout(connection.end(), 1000).catch(() => destroyConnection(coreOf(connection)));
     }
   }
 

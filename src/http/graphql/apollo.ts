@@ -308,10 +308,13 @@ export async function registerGraphql(server: FastifyInstance, services: Service
     preHandler: checkLimits,
     handler: fastifyApolloHandler(apollo, {
       // Apollo calls this after serving the explorer page to a browser, before running anything.
-      context: async (request) => {
+      context: async (request, reply) => {
         const refusal = csrfRefusal(request.method, request.headers);
         if (refusal !== null) throw csrfError(refusal);
-        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements) };
+        // A client that goes away before its answer cancels the operation's queries.
+        const gone = new AbortController();
+        reply.raw.once('close', () => reply.raw.writableEnded || gone.abort());
+        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements), signal: gone.signal };
       },
     }),
   });

@@ -16,4 +16,6 @@ export interface GraphqlContext {
   requestId: string;
   /** The SQL statements this operation may still run (--graphql_max_statements). */
   statements: StatementBudget;
+  /** Aborted when the client goes away before the answer: its queries are cancelled. */
+  signal?: AbortSignal;
 }

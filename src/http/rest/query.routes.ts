@@ -5,9 +5,12 @@ import { requireObject } from './request-body.js';
 
 /** Registers POST /api/query. */
 export function registerQueryRoutes(app: FastifyInstance, services: Services): void {
-  app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request) => {
+  app.post<{ Body: { query?: unknown } | undefined }>('/api/query', async (request, reply) => {
     const body = requireObject(request.body);
-    const result = await services.query.query(body.query);
+    // A client that goes away before its answer cancels the query (its statements are killed).
+    const gone = new AbortController();
+    reply.raw.once('close', () => reply.raw.writableEnded || gone.abort());
+    const result = await services.query.query(body.query, { signal: gone.signal });
     // Seed shape when whole; a cut result also says which limit cut it ("rows" or "bytes").
     return result.truncated ? { results: result.results, truncated: true, truncatedReason: result.truncatedReason } : { results: result.results };
   });

@@ -8,9 +8,10 @@ import { queryResultId } from './ids.js';
 
 /** Resolvers of `type Query`. */
 export const queryResolvers: QueryResolvers = {
-  rawQuery: async (_parent, args, { services, statements }) => {
+  rawQuery: async (_parent, args, { services, statements, signal }) => {
     statements.take('rawQuery');
-    return { ...(await services.query.query(args.query)), id: queryResultId(args.query) };
+    const result = await services.query.query(args.query, signal === undefined ? {} : { signal });
+    return { ...result, id: queryResultId(args.query) };
   },
   describe: (_parent, _args, { services, statements }) => {
     statements.take('describe');
