@@ -5,7 +5,7 @@
  * when a shard is down; the row estimate of a down shard is null.
  */
 import type { ShardManager } from '../shards/shard-manager.js';
-import type { Catalog, Placement } from '../shards/catalog.js';
+import type { Catalog, FamilySource, Placement } from '../shards/catalog.js';
 import type { DeclaredField } from '../schema/declared-schema.js';
 import { describeColumns, type ColumnDescription } from '../schema/columns.js';
 
@@ -19,6 +19,10 @@ export interface TableDescription {
   /** Retention policy in seconds, null when events are kept forever. */
   retentionSeconds: number | null;
   createdAt: string;
+  /** Where the family's name came from (`osquery`), null for families named by a client. */
+  source: string | null;
+  /** The name as sent (an osquery query name such as `pack_incident-response_processes`); null with `source`. */
+  originalName: string | null;
 }
 
 /** What describe answers. `tables` is the seed-compatible key. */
@@ -45,9 +49,10 @@ export class DescribeService {
     const all = await this.manager.listPlacements();
     const placements = canSee === undefined ? all : all.filter((p) => canSee(p.family));
     const columns = await this.catalog.listAllColumns();
+    const sources = await this.catalog.listFamilySources();
     const estimates = await this.rowEstimates(placements);
     return {
-      tables: placements.map((p) => this.describePlacement(p, columns.get(p.family) ?? [], estimates.get(p.family) ?? null)),
+      tables: placements.map((p) => this.describePlacement(p, columns.get(p.family) ?? [], estimates.get(p.family) ?? null, sources.get(p.family))),
     };
   }
 
@@ -57,10 +62,10 @@ export class DescribeService {
     if (placement === undefined) return undefined;
     const fields = await this.catalog.getColumns(family);
     const estimates = await this.rowEstimates([placement]);
-    return this.describePlacement(placement, fields, estimates.get(family) ?? null);
+    return this.describePlacement(placement, fields, estimates.get(family) ?? null, await this.catalog.getFamilySource(family));
   }
 
-  private describePlacement(p: Placement, fields: readonly DeclaredField[], rowEstimate: number | null): TableDescription {
+  private describePlacement(p: Placement, fields: readonly DeclaredField[], rowEstimate: number | null, source: FamilySource | undefined): TableDescription {
     return {
       name: p.family,
       columns: describeColumns(fields),
@@ -68,6 +73,8 @@ export class DescribeService {
       rowEstimate,
       retentionSeconds: p.retentionSeconds,
       createdAt: p.createdAt,
+      source: source?.kind ?? null,
+      originalName: source?.originalName ?? null,
     };
   }
 

@@ -17,6 +17,23 @@ export const PLACEMENTS_TABLE = 'databalancer_placements';
 export const COLUMNS_TABLE = 'databalancer_columns';
 /** Catalog table: leases that keep background jobs (the purger) to one process at a time. */
 export const LEASES_TABLE = 'databalancer_leases';
+/** Catalog table: osquery nodes enrolled by any gateway process (SHA-256 of each node key, never the key). */
+export const OSQUERY_NODES_TABLE = 'databalancer_osquery_nodes';
+/** Catalog table: where a family's name came from (an osquery query name), one row per family, first writer wins. */
+export const FAMILY_SOURCES_TABLE = 'databalancer_family_sources';
+
+/** Where a family's name came from: `kind` (`osquery`) and the name as sent. */
+export interface FamilySource {
+  kind: string;
+  originalName: string;
+}
+
+/** An enrolled osquery node. */
+export interface OsqueryNode {
+  hostIdentifier: string;
+  /** When it enrolled, ISO-8601 UTC. */
+  enrolledAt: string;
+}
 
 /** Where a family lives, and its policy. */
 export interface Placement {
@@ -103,6 +120,21 @@ export class Catalog {
          name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
          holder VARCHAR(191) NOT NULL,
          expires_at DATETIME(6) NOT NULL
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${OSQUERY_NODES_TABLE} (
+         key_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+         host_identifier VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         host_details MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+         enrolled_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${FAMILY_SOURCES_TABLE} (
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+         kind VARCHAR(16) CHARACTER SET ascii NOT NULL,
+         original_name TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     );
   }
@@ -209,6 +241,64 @@ export class Catalog {
         byFamily.set(row.family, [...(byFamily.get(row.family) ?? []), { name: row.name, type }]);
       }
       return byFamily;
+    });
+  }
+
+  /** Records an enrolled osquery node by the SHA-256 (hex) of its node key. */
+  recordOsqueryNode(keyHash: string, hostIdentifier: string, hostDetails: string | null): Promise<void> {
+    return this.run(async () => {
+      await this.knex
+        .insert({ key_hash: keyHash, host_identifier: hostIdentifier.slice(0, 255), host_details: hostDetails })
+        .into(OSQUERY_NODES_TABLE)
+        .onConflict('key_hash')
+        .ignore();
+    });
+  }
+
+  /** The node whose node key hashes to `keyHash`, or undefined. */
+  findOsqueryNode(keyHash: string): Promise<OsqueryNode | undefined> {
+    return this.run(async () => {
+      const rows = (await this.knex(OSQUERY_NODES_TABLE).where({ key_hash: keyHash }).select('host_identifier', 'enrolled_at')) as Array<{
+        host_identifier: string;
+        enrolled_at: string;
+      }>;
+      const row = rows[0];
+      return row === undefined ? undefined : { hostIdentifier: row.host_identifier, enrolledAt: sqlDateTimeToIso(row.enrolled_at) };
+    });
+  }
+
+  /**
+   * Claims `family` for `source` (first writer wins) and returns the source
+   * as stored: another original name when the family already maps to one.
+   */
+  claimFamilySource(family: string, source: FamilySource): Promise<FamilySource> {
+    return this.run(async () => {
+      await this.knex
+        .insert({ family, kind: source.kind, original_name: source.originalName })
+        .into(FAMILY_SOURCES_TABLE)
+        .onConflict('family')
+        .ignore();
+      const rows = (await this.knex(FAMILY_SOURCES_TABLE).where({ family }).select('kind', 'original_name')) as Array<{ kind: string; original_name: string }>;
+      const row = rows[0];
+      if (row === undefined) throw new Error(`family source of ${family} vanished after insert`);
+      return { kind: row.kind, originalName: row.original_name };
+    });
+  }
+
+  /** The family's recorded source, or undefined. */
+  getFamilySource(family: string): Promise<FamilySource | undefined> {
+    return this.run(async () => {
+      const rows = (await this.knex(FAMILY_SOURCES_TABLE).where({ family }).select('kind', 'original_name')) as Array<{ kind: string; original_name: string }>;
+      const row = rows[0];
+      return row === undefined ? undefined : { kind: row.kind, originalName: row.original_name };
+    });
+  }
+
+  /** Every family's recorded source: family -> source. */
+  listFamilySources(): Promise<Map<string, FamilySource>> {
+    return this.run(async () => {
+      const rows = (await this.knex(FAMILY_SOURCES_TABLE).select('family', 'kind', 'original_name')) as Array<{ family: string; kind: string; original_name: string }>;
+      return new Map(rows.map((row) => [row.family, { kind: row.kind, originalName: row.original_name }]));
     });
   }
 

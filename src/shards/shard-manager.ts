@@ -13,7 +13,7 @@ import { AppError } from '../errors/app-error.js';
 import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
-import { ID_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
+import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
 import { addColumnsSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
 import type { Catalog, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
@@ -247,6 +247,131 @@ export class ShardManager {
     }
     await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
     return this.recordColumns(family, shard, merged, requested);
+  }
+
+  // --- Columns decided without a declared schema (osquery, schemaless JSON): new columns only, stored types win ---
+
+  /**
+   * Like {@link prepareIngest}, for fields the gateway decided itself rather
+   * than a client declared: a requested field the family already has (the
+   * same column, ignoring case) keeps its stored name and type, whatever the
+   * request says; only the others become new columns, and a column another
+   * process added meanwhile keeps the type it got first. So it never answers
+   * SCHEMA_CONFLICT; TOO_MANY_COLUMNS when the new columns pass the cap.
+   * Returns every stored field of the family (the caller maps its fields to
+   * them by columnNameKey).
+   */
+  async prepareLenientIngest(family: string, requested: readonly DeclaredField[]): Promise<FamilyInfo> {
+    const known = await this.shardOf(family);
+    if (known === undefined) {
+      // A new family: nothing stored to win, so the requested fields are its schema.
+      const placed = await this.placeFamily(family, requested);
+      if (placed.ready !== undefined) return placed.ready;
+    }
+    const shard = known ?? (await this.shardOf(family));
+    if (shard === undefined) throw new Error(`family ${family} has no placement after placing it`);
+    const newFields = (stored: readonly DeclaredField[]): DeclaredField[] => {
+      const keys = new Set(stored.map((f) => columnNameKey(f.name)));
+      const fresh = new Map<string, DeclaredField>();
+      for (const field of requested) {
+        const key = columnNameKey(field.name);
+        if (!keys.has(key) && !fresh.has(key)) fresh.set(key, field);
+      }
+      return [...fresh.values()];
+    };
+    const cached = this.columnCache.get(family);
+    if (cached !== undefined && newFields(cached).length === 0) return { family, shard, fields: cached };
+    const stored = await this.catalog.getColumns(family);
+    const added = newFields(stored);
+    if (added.length === 0) {
+      this.rememberColumns(family, stored);
+      return { family, shard, fields: stored };
+    }
+    if (stored.length + added.length > this.maxColumns) {
+      throw new AppError(
+        'TOO_MANY_COLUMNS',
+        `adding ${added.length} new field(s) would give the family "${family}" ${stored.length + added.length} fields, more than the limit of ${this.maxColumns} columns per family; send fewer distinct fields`,
+        { limit: this.maxColumns, count: stored.length + added.length },
+      );
+    }
+    const evolved = await this.withShard(shard, family, (pool) => this.addColumnsLenient(pool, family, added));
+    const fields = await this.catalog.recordColumns(family, evolved);
+    this.rememberColumns(family, fields);
+    return { family, shard, fields };
+  }
+
+  /**
+   * Under the family's lock: each of `wanted` that the table already has (by
+   * name, ignoring case) is answered with the table's own name and type;
+   * the rest are added. Returns `wanted` as the table now holds them.
+   */
+  private addColumnsLenient(pool: ShardPool, family: string, wanted: readonly DeclaredField[]): Promise<DeclaredField[]> {
+    return this.underFamilyLock(pool, family, async (raw) => {
+      const [rows] = (await raw(
+        `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType
+           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+        [pool.config.database, family],
+      )) as [ColumnInfoRow[]];
+      const existing = new Map(rows.map((row) => [columnNameKey(row.name), row]));
+      const out: DeclaredField[] = [];
+      const missing: DeclaredField[] = [];
+      for (const field of wanted) {
+        const column = existing.get(columnNameKey(field.name));
+        if (column === undefined) {
+          missing.push(field);
+          out.push(field);
+          continue;
+        }
+        const type = declaredTypeOfColumn({ dataType: column.dataType, columnType: column.columnType, checkJson: column.dataType.toLowerCase() === 'longtext' });
+        if (type === undefined || column.name === ID_COLUMN || column.name === INGESTED_AT_COLUMN) {
+          throw new AppError(
+            'INVALID_FIELD_NAME',
+            `field "${field.name}" of log family "${family}" is the column "${column.name}", which the gateway does not write (${column.columnType}); rename the field`,
+            { family, field: field.name, existing: column.name },
+          );
+        }
+        out.push({ name: column.name, type });
+      }
+      if (missing.length > 0) {
+        try {
+          await raw(addColumnsSql(family, missing));
+        } catch (error) {
+          if (!isDuplicateColumnError(error)) throw error;
+        }
+        this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
+      }
+      return out;
+    });
+  }
+
+  /** Runs `work` holding the family's GET_LOCK on one writer connection of `pool` (SHARD_UNAVAILABLE on a lock timeout). */
+  private async underFamilyLock<T>(
+    pool: ShardPool,
+    family: string,
+    work: (raw: (sql: string, bindings?: readonly Knex.Value[]) => Promise<unknown>) => Promise<T>,
+  ): Promise<T> {
+    const knex = pool.writer;
+    const connection: unknown = await knex.client.acquireConnection();
+    const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+    const raw = (sql: string, bindings: readonly Knex.Value[] = []): Promise<unknown> =>
+      (bindings.length === 0 ? knex.raw(sql) : knex.raw(sql, bindings)).connection(connection) as unknown as Promise<unknown>;
+    try {
+      const [lockRows] = (await raw('SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds])) as [Array<{ ok: number | null }>];
+      if (lockRows[0]?.ok !== 1) {
+        throw new AppError(
+          'SHARD_UNAVAILABLE',
+          `timed out after ${this.ddlLockTimeoutSeconds}s waiting for another gateway's schema change on "${family}"; retry`,
+          { shard: pool.id, family },
+        );
+      }
+      try {
+        return await work(raw);
+      } finally {
+        await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+      }
+    } finally {
+      await knex.client.releaseConnection(connection);
+    }
   }
 
   /**
