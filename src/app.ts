@@ -10,6 +10,7 @@ import { createCatalogKnex, ShardPool } from './shards/shard-pool.js';
 import { Catalog } from './shards/catalog.js';
 import { HashRing } from './shards/ring.js';
 import { ShardManager } from './shards/shard-manager.js';
+import { resolveShardIds } from './shards/shard-identity.js';
 import { IngestService } from './services/ingest-service.js';
 import { QueryService } from './services/query-service.js';
 import { DescribeService } from './services/describe-service.js';
@@ -44,8 +45,11 @@ export interface App {
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const poolOptions = { poolMax: config.poolMax, queryTimeoutMs: config.queryTimeoutMs, writeTimeoutMs: config.limits.writeTimeoutMs, logger };
-  const pools = config.shards.map((shard) => new ShardPool(shard, poolOptions));
-  const catalogShard = pools.find((pool) => pool.id === config.catalog.id);
+  // Unnamed shards take the id their database recorded, so a respelled address keeps its families.
+  const shardConfigs = await resolveShardIds(config.shards, logger);
+  const pools = shardConfigs.map((shard) => new ShardPool(shard, poolOptions));
+  const catalogIndex = config.shards.findIndex((shard) => shard.id === config.catalog.id);
+  const catalogShard = catalogIndex >= 0 ? pools[catalogIndex] : undefined;
   const catalogPool = catalogShard ?? new ShardPool(config.catalog, { ...poolOptions, shardTables: false });
   // The catalog's own pool: never shared with users' queries, staging or DDL.
   const catalogKnex = createCatalogKnex(config.catalog, poolOptions);

@@ -18,11 +18,20 @@ export interface ShardStatus {
   error: string | null;
 }
 
+/** A shard the catalog places families on but this gateway was not configured with. */
+export interface UnconfiguredShard {
+  name: string;
+  /** What is wrong and how to fix it. */
+  error: string;
+}
+
 /** The readiness of the whole gateway. */
 export interface Readiness {
   ready: boolean;
   catalog: { reachable: boolean; error: string | null };
   shards: ShardStatus[];
+  /** Shards that hold families but are missing from --shards (their families answer 503): not ready while any. */
+  unconfiguredShards: UnconfiguredShard[];
 }
 
 /** How long a readiness probe waits for a server, milliseconds. */
@@ -38,10 +47,35 @@ export class HealthService {
     this.catalog = catalog;
   }
 
-  /** Pings every shard (SELECT 1 with a short timeout) and the catalog. */
+  /**
+   * Pings every shard (SELECT 1 with a short timeout) and the catalog, and
+   * checks that every shard the catalog places families on is configured.
+   */
   async readiness(): Promise<Readiness> {
-    const [catalog, shards] = await Promise.all([this.probeCatalog(), this.shardStatuses()]);
-    return { ready: catalog.reachable && shards.every((s) => s.reachable), catalog, shards };
+    const [catalog, shards, unconfiguredShards] = await Promise.all([this.probeCatalog(), this.shardStatuses(), this.unconfiguredShards()]);
+    return {
+      ready: catalog.reachable && shards.every((s) => s.reachable) && unconfiguredShards.length === 0,
+      catalog,
+      shards,
+      unconfiguredShards,
+    };
+  }
+
+  /** Shards named by placements but not configured; none when the catalog cannot be read (its probe says so). */
+  private async unconfiguredShards(): Promise<UnconfiguredShard[]> {
+    let placed: string[];
+    try {
+      placed = await withTimeout(this.catalog.shardsWithFamilies(), PROBE_TIMEOUT_MS);
+    } catch {
+      return [];
+    }
+    const configured = new Set(this.manager.shards.map((pool) => pool.id));
+    return placed
+      .filter((id) => !configured.has(id))
+      .map((name) => ({
+        name,
+        error: `families are placed on shard "${name}", which this gateway is not configured with; add it to --shards as ${name}=host:port (a shard's name must not change once families are placed on it)`,
+      }));
   }
 
   /** Every configured shard with its reachability. */

@@ -19,7 +19,7 @@ import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
 import { destroyConnection, guardStatements, withTimeout, type ThreadKiller } from './connection.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
-import { idempotencyTableSql, rawLogsTableSql } from '../schema/internal-tables.js';
+import { SHARD_IDENTITY_TABLE, idempotencyTableSql, rawLogsTableSql, shardIdentityTableSql } from '../schema/internal-tables.js';
 import { addRequestHashColumn } from './idempotency-store.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
 
@@ -350,6 +350,26 @@ export class ShardPool {
     await connection.query(rawLogsTableSql());
     await connection.query(idempotencyTableSql());
     await addRequestHashColumn((sql, values) => connection.query(sql, values));
+    await this.recordIdentity(connection);
+  }
+
+  /**
+   * Records this shard's id in its database the first time (first writer
+   * wins), so a later start that spells the address differently finds the
+   * same id (shards/shard-identity.ts). A database recorded under another id
+   * is logged: it belongs to another shard, or this shard was renamed.
+   */
+  private async recordIdentity(connection: mysql.Connection): Promise<void> {
+    await connection.query(shardIdentityTableSql());
+    await connection.query(`INSERT IGNORE INTO ${SHARD_IDENTITY_TABLE} (singleton, shard_id, created_at) VALUES (1, ?, UTC_TIMESTAMP(6))`, [this.id]);
+    const [rows] = (await connection.query(`SELECT shard_id FROM ${SHARD_IDENTITY_TABLE} WHERE singleton = 1`)) as unknown as [Array<{ shard_id: string }>];
+    const recorded = rows[0]?.shard_id;
+    if (recorded !== undefined && recorded !== this.id) {
+      this.logger.error(
+        { recorded },
+        `the database of shard "${this.id}" was first bootstrapped as shard "${recorded}"; if it is that shard, name it ${recorded}= in --shards`,
+      );
+    }
   }
 
   /** Destroys every pool of this shard. */
