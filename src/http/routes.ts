@@ -1,11 +1,14 @@
 /**
  * Every route of the gateway on one fastify server: the REST shims (one file
  * per resource under rest/), GraphQL, health and metrics. Each transport
- * only parses, calls one service and maps the result or error.
+ * only parses, calls one service and maps the result or error. Access
+ * control (auth.ts) is registered first, so its hooks guard every route.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Services } from '../services/services.js';
+import { AccessService } from '../services/access-service.js';
+import { registerAccess } from './auth.js';
 import { registerGraphql } from './graphql/apollo.js';
 import { registerHealth } from './health.js';
 import { registerMetrics, type Metrics } from './metrics.js';
@@ -17,6 +20,9 @@ import { registerRootRoutes } from './rest/root.routes.js';
 
 /** Registers every route on `server`. */
 export async function registerRoutes(server: FastifyInstance, services: Services, metrics: Metrics, config: Config): Promise<void> {
+  // Until app.ts passes one: access control off.
+  services.access ??= new AccessService({ tokens: null });
+  registerAccess(server, services.access, metrics);
   registerRootRoutes(server);
   registerMetrics(server, metrics);
   registerHealth(server, services);

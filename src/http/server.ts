@@ -14,6 +14,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
 import { errorResponse, toAppError } from './rest/error-response.js';
+import { readTlsFiles } from './tls.js';
 import { JSON_MEDIA_TYPE, bodyMediaType, contentCoding, decodeUtf8Body, decompressBody, parseJsonBody, type BodyTextParser } from './rest/request-body.js';
 
 declare module 'fastify' {
@@ -128,6 +129,16 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   // Node checks both timeouts on an interval (30 s by default): check often
   // enough that the limits hold within a quarter of the shorter one.
   const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
+  const nodeOptions = {
+    // Node refuses a headers timeout longer than the request timeout.
+    headersTimeout: Math.min(headersTimeoutMs, requestTimeoutMs),
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: checkEveryMs,
+    // Node answers a missing Host with a bare 400; the onRequest hook below answers it in the envelope.
+    requireHostHeader: false,
+  };
+  // HTTPS with --tls_cert/--tls_key (read now: CONFIG_INVALID when unreadable), else plain HTTP.
+  const tls = readTlsFiles(config.tls);
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -140,14 +151,10 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     // only after the server has), each with Connection: close, so the client
     // needs no retry and the connection still goes away.
     return503OnClosing: false,
-    http: {
-      // Node refuses a headers timeout longer than the request timeout.
-      headersTimeout: Math.min(headersTimeoutMs, requestTimeoutMs),
-      requestTimeout: requestTimeoutMs,
-      connectionsCheckingInterval: checkEveryMs,
-      // Node answers a missing Host with a bare 400; the onRequest hook below answers it in the envelope.
-      requireHostHeader: false,
-    },
+    http: nodeOptions,
+    // HTTPS: fastify ignores `http` once `https` is set, so the same keys go there. Typed
+    // as the HTTP server it otherwise is: routes and hooks see the same requests either way.
+    ...((tls === null ? {} : { https: { ...nodeOptions, cert: tls.cert, key: tls.key } }) as object),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : randomUUID();

@@ -51,6 +51,12 @@ export interface QueryServiceOptions {
 export interface QueryCallOptions {
   /** Aborted when the client goes away: every statement the query started is killed. */
   signal?: AbortSignal;
+  /**
+   * Called with the tables the SQL reads (families and raw_logs) once it is
+   * validated, before any shard is asked: the transports pass the access
+   * check of the request's token (AccessService.require, 403 FORBIDDEN).
+   */
+  authorize?: (tables: readonly string[]) => void;
 }
 
 /** Runs read-only SQL across the shards. */
@@ -66,7 +72,7 @@ export class QueryService {
   /**
    * Runs one read-only SELECT. Throws QUERY_PARSE_FAILED, QUERY_NOT_READ_ONLY,
    * QUERY_TABLE_FORBIDDEN, QUERY_TOO_COMPLEX, DUPLICATE_COLUMN_NAME,
-   * QUERY_FAILED, QUERY_TOO_LARGE (400), TABLE_NOT_FOUND
+   * QUERY_FAILED, QUERY_TOO_LARGE (400), FORBIDDEN (403, from `options.authorize`), TABLE_NOT_FOUND
    * (404), SHARD_UNAVAILABLE, GATEWAY_BUSY (503), QUERY_TIMEOUT (504).
    * query_timeout_ms bounds the whole call, cross-shard copies included:
    * past it, or once `options.signal` aborts, every statement it started on
@@ -93,7 +99,7 @@ export class QueryService {
     if (options.signal?.aborted === true) gone();
     options.signal?.addEventListener('abort', gone, { once: true });
     try {
-      return await this.run(sql, started, deadline.signal);
+      return await this.run(sql, started, deadline.signal, options.authorize);
     } catch (error) {
       throw deadline.signal.aborted ? deadline.signal.reason : error;
     } finally {
@@ -102,8 +108,18 @@ export class QueryService {
     }
   }
 
-  private async run(sql: unknown, started: number, signal: AbortSignal): Promise<QueryResult> {
+  /**
+   * The tables `sql` reads (families and raw_logs), as query() validates it:
+   * for checks before an operation runs (GraphQL's access plugin). Throws
+   * the validation errors of query().
+   */
+  tablesOf(sql: unknown): readonly string[] {
+    return validateSql(sql, this.options.sqlLimits).tables;
+  }
+
+  private async run(sql: unknown, started: number, signal: AbortSignal, authorize?: (tables: readonly string[]) => void): Promise<QueryResult> {
     const validated = validateSql(sql, this.options.sqlLimits);
+    authorize?.(validated.tables);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const { manager } = this.options;
 

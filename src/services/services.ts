@@ -8,6 +8,7 @@ import type { DescribeService } from './describe-service.js';
 import type { HealthService } from './health-service.js';
 import type { RetentionService } from './retention-service.js';
 import type { FamilyService } from './family-service.js';
+import type { AccessService } from './access-service.js';
 
 /** Every service a transport may call. */
 export interface Services {
@@ -17,4 +18,6 @@ export interface Services {
   health: HealthService;
   retention: RetentionService;
   family: FamilyService;
+  /** Who a request is and what it may do (access control; everything when off). */
+  access: AccessService;
 }

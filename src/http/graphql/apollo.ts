@@ -26,6 +26,7 @@ import type { GraphqlContext } from './context.js';
 import { resolvers } from './resolvers/index.js';
 import { operationLimitsRule } from './query-limits.js';
 import { StatementBudget } from './statement-budget.js';
+import { accessPlugin } from './access-plugin.js';
 import { checkRequest, maxTokensFor, type DocumentLimits } from './document-limits.js';
 import { requestErrorAnswer, requestErrorStatusPlugin } from './response-status.js';
 import { graphiqlLandingPage, registerExplorer, sandboxLandingPage } from './explorer.js';
@@ -256,6 +257,7 @@ export function createApolloServer(config: Config): ApolloServer<GraphqlContext>
     plugins: [
       landingPage(config),
       errorLoggingPlugin(),
+      accessPlugin(),
       // Parse, validation and variable errors: 200 for application/json clients, 400 for graphql-response+json ones.
       requestErrorStatusPlugin(),
       // Apollo's default plugins, off: no field here has a cache hint (every
@@ -314,7 +316,7 @@ export async function registerGraphql(server: FastifyInstance, services: Service
         // A client that goes away before its answer cancels the operation's queries.
         const gone = new AbortController();
         reply.raw.once('close', () => reply.raw.writableEnded || gone.abort());
-        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements), signal: gone.signal };
+        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements), signal: gone.signal, principal: request.principal };
       },
     }),
   });

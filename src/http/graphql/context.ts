@@ -4,6 +4,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../../services/services.js';
+import type { Principal } from '../../services/access-service.js';
 import type { StatementBudget } from './statement-budget.js';
 
 /** The per-request GraphQL context. */
@@ -16,6 +17,13 @@ export interface GraphqlContext {
   requestId: string;
   /** The SQL statements this operation may still run (--graphql_max_statements). */
   statements: StatementBudget;
+  /**
+   * Who the request is (http/auth.ts): null only for a request that sent no
+   * token to the explorer page, whose operations access-plugin.ts refuses;
+   * absent in contexts built outside a request (benchmarks), where access
+   * control is off. Resolvers read it through access-plugin.ts's principalIn.
+   */
+  principal?: Principal | null;
   /** Aborted when the client goes away before the answer: its queries are cancelled. */
   signal?: AbortSignal;
 }

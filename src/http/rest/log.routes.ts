@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services/services.js';
 import { requireObject } from './request-body.js';
+import { principalOf } from '../auth.js';
 
 interface IngestBody {
   family?: unknown;
@@ -29,6 +30,8 @@ export function registerLogRoutes(app: FastifyInstance, services: Services): voi
     // the database, so garbage collections during the write do not copy it.
     request.body = undefined;
     request.bodyText = undefined;
+    // Validated, not yet written: the whole batch fits the token's events_per_minute, or nothing is written (429).
+    await services.access.chargeEvents(principalOf(request), prepared.count);
     return services.ingest.write(prepared);
   });
 

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services/services.js';
 import { requireObject } from './request-body.js';
+import { principalOf } from '../auth.js';
 
 /** Registers POST /api/query. */
 export function registerQueryRoutes(app: FastifyInstance, services: Services): void {
@@ -10,7 +11,10 @@ export function registerQueryRoutes(app: FastifyInstance, services: Services): v
     // A client that goes away before its answer cancels the query (its statements are killed).
     const gone = new AbortController();
     reply.raw.once('close', () => reply.raw.writableEnded || gone.abort());
-    const result = await services.query.query(body.query, { signal: gone.signal });
+    const principal = principalOf(request);
+    // Every table the SQL reads against the token's families, before anything runs (403).
+    const authorize = (tables: readonly string[]): void => services.access.require(principal, 'query', tables);
+    const result = await services.query.query(body.query, { signal: gone.signal, authorize });
     // Seed shape when whole; a cut result also says which limit cut it ("rows" or "bytes").
     return result.truncated ? { results: result.results, truncated: true, truncatedReason: result.truncatedReason } : { results: result.results };
   });

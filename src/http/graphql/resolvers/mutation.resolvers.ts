@@ -1,20 +1,27 @@
 /**
  * Mutation resolvers: thin, one service call each (the same services the
  * REST shims call), each first taking one statement of the operation's budget.
+ * Scopes and families were checked for the whole operation before any field
+ * ran (graphql/access-plugin.ts).
  */
 import type { MutationResolvers } from '../generated/resolvers-types.js';
 import { ingestId, uniqueId } from './ids.js';
+import { principalIn } from '../access-plugin.js';
 
 /** Resolvers of `type Mutation`. */
 export const mutationResolvers: MutationResolvers = {
-  ingestLogs: async (_parent, args, { services, statements }) => {
+  ingestLogs: async (_parent, args, context) => {
+    const { services, statements } = context;
     statements.take('ingestLogs');
-    const result = await services.ingest.ingest({
+    const prepared = services.ingest.prepare({
       family: args.family,
       schema: args.schema,
       logs: args.logs,
       idempotencyKey: args.idempotencyKey ?? undefined,
     });
+    // Validated, not yet written: the whole batch fits the token's events_per_minute, or nothing is written.
+    await services.access.chargeEvents(principalIn(context), prepared.count);
+    const result = await services.ingest.write(prepared);
     return { ...result, id: ingestId(result.family, args.idempotencyKey) };
   },
   setRetention: (_parent, args, { services, statements }) => {
