@@ -39,6 +39,12 @@ export interface ShardPoolOptions {
   /** Client-side deadline of a statement on the writer and ingest pools (and the catalog's), milliseconds; default 30000. */
   writeTimeoutMs?: number;
   logger: Logger;
+  /**
+   * MySQL user of the reader sessions (users' SQL) instead of the shard's own,
+   * one that can only SELECT (--reader_username/--reader_password); it also
+   * kills its own cancelled statements. Absent or null: the shard's user.
+   */
+  reader?: { readonly user: string; readonly password: string } | null;
   /** False for a catalog-only server: create the database but no raw_logs. Default true. */
   shardTables?: boolean;
 }
@@ -244,8 +250,13 @@ export class ShardPool {
         afterCreate: setUpWriteSession,
       },
     });
+    const readerUser = options.reader ?? null;
+    // A user may always kill its own threads; another user's need CONNECTION ADMIN.
+    const killReader: ThreadKiller =
+      readerUser === null ? kill : (threadId) => killThread({ ...this.config, user: readerUser.user, password: readerUser.password }, threadId, this.logger);
     this.reader = knexFactory({
       ...base,
+      connection: readerUser === null ? connection : { ...connection, user: readerUser.user, password: readerUser.password },
       pool: {
         min: 0,
         max: options.poolMax,
@@ -258,7 +269,7 @@ export class ShardPool {
             await runRaw(conn, statementTimeLimitSql(flavor, options.queryTimeoutMs));
             // Second line of defence behind the SQL validator: this session cannot write.
             await runRaw(conn, 'SET SESSION TRANSACTION READ ONLY');
-            guardStatements(conn, 'query', readDeadlineMs, kill);
+            guardStatements(conn, 'query', readDeadlineMs, killReader);
           };
           setUp().then(() => done(null, conn), (error: Error) => done(error, conn));
         },
