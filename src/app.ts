@@ -17,6 +17,7 @@ import { DescribeService } from './services/describe-service.js';
 import { HealthService } from './services/health-service.js';
 import { RetentionService } from './services/retention-service.js';
 import { FamilyService } from './services/family-service.js';
+import { OsqueryService } from './services/osquery-service.js';
 import { Purger } from './services/purger.js';
 import type { Services } from './services/services.js';
 import { systemClock, type Clock } from './services/clock.js';
@@ -64,16 +65,29 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   });
   const metrics = createMetrics();
   const describe = new DescribeService(manager, catalog);
+  const ingest = new IngestService({
+    manager,
+    logger,
+    clock,
+    maxColumns: config.maxColumns,
+    rawLogs: config.rawLogs,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    onIngested: (_family, shard, rows) => metrics.ingestedEvents.inc({ shard }, rows),
+  });
+  const osquery = new OsqueryService({
+    manager,
+    ingest,
+    logger,
+    clock,
+    maxColumns: config.maxColumns,
+    rawLogs: config.rawLogs,
+    enrollSecret: config.osquery.enrollSecret,
+    enrollSecretFile: config.osquery.enrollSecretFile,
+    maxDepth: config.limits.bodyMaxDepth,
+  });
   const services: Services = {
-    ingest: new IngestService({
-      manager,
-      logger,
-      clock,
-      maxColumns: config.maxColumns,
-      rawLogs: config.rawLogs,
-      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
-      onIngested: (_family, shard, rows) => metrics.ingestedEvents.inc({ shard }, rows),
-    }),
+    osquery,
+    ingest,
     query: new QueryService({
       manager,
       logger,

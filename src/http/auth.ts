@@ -57,6 +57,11 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = Object.freeze
   'GET /readyz': { kind: 'optional' },
   'GET /metrics': { kind: 'scope', scope: 'metrics' },
   'PUT /api/log': { kind: 'scope', scope: 'ingest', family: 'body' },
+  // Schemaless events (osquery.routes.ts); osquery shippers; osqueryd's TLS API (the enroll secret and the node key protect it).
+  'POST /api/log/:family': { kind: 'scope', scope: 'ingest', family: 'param' },
+  'POST /api/osquery/results': { kind: 'scope', scope: 'ingest' },
+  'POST /api/osquery/enroll': PUBLIC,
+  'POST /api/osquery/log': PUBLIC,
   'DELETE /api/log/:family': admin('param'),
   'POST /api/query': { kind: 'scope', scope: 'query' },
   'GET /api/describe': { kind: 'scope', scope: 'query' },

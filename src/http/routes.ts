@@ -14,6 +14,7 @@ import { registerHealth } from './health.js';
 import { registerMetrics, type Metrics } from './metrics.js';
 import { registerDescribeRoutes } from './rest/describe.routes.js';
 import { registerLogRoutes } from './rest/log.routes.js';
+import { registerOsqueryRoutes } from './rest/osquery.routes.js';
 import { registerQueryRoutes } from './rest/query.routes.js';
 import { registerRetentionRoutes } from './rest/retention.routes.js';
 import { registerRootRoutes } from './rest/root.routes.js';
@@ -27,6 +28,7 @@ export async function registerRoutes(server: FastifyInstance, services: Services
   registerMetrics(server, metrics);
   registerHealth(server, services);
   registerLogRoutes(server, services);
+  registerOsqueryRoutes(server, services, config.limits.bodyMaxDepth);
   registerQueryRoutes(server, services);
   registerDescribeRoutes(server, services);
   registerRetentionRoutes(server, services);

@@ -9,6 +9,7 @@ import type { HealthService } from './health-service.js';
 import type { RetentionService } from './retention-service.js';
 import type { FamilyService } from './family-service.js';
 import type { AccessService } from './access-service.js';
+import type { OsqueryService } from './osquery-service.js';
 
 /** Every service a transport may call. */
 export interface Services {
@@ -18,6 +19,8 @@ export interface Services {
   health: HealthService;
   retention: RetentionService;
   family: FamilyService;
+  /** osquery's TLS API, shipped osquery results and schemaless JSON logs. */
+  osquery: OsqueryService;
   /** Who a request is and what it may do (access control; everything when off). */
   access: AccessService;
 }

@@ -48,6 +48,8 @@ export const FIELD_ACCESS: Readonly<Record<'query' | 'mutation', Readonly<Record
   },
   mutation: {
     ingestLogs: { scope: 'ingest', familyArgument: 'family' },
+    ingestOsquery: { scope: 'ingest' },
+    ingestEvents: { scope: 'ingest', familyArgument: 'family' },
     setRetention: ADMIN_FAMILY,
     clearRetention: ADMIN_FAMILY,
     purgeLogs: ADMIN_FAMILY,

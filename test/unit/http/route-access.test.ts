@@ -46,7 +46,8 @@ describe('route access table', () => {
       .filter(([, rule]) => rule.kind === 'public')
       .map(([key]) => key)
       .sort();
-    expect(publicRoutes).toEqual(['GET /', 'GET /graphql/explorer', 'GET /graphql/explorer/assets/:name', 'GET /healthz']);
+    // osqueryd's TLS API: the enroll secret and the node key protect it (osqueryd sends no bearer token).
+    expect(publicRoutes).toEqual(['GET /', 'GET /graphql/explorer', 'GET /graphql/explorer/assets/:name', 'GET /healthz', 'POST /api/osquery/enroll', 'POST /api/osquery/log']);
     expect(ROUTE_ACCESS['PUT /api/log']).toEqual({ kind: 'scope', scope: 'ingest', family: 'body' });
     expect(ROUTE_ACCESS['DELETE /api/log/:family']).toEqual({ kind: 'scope', scope: 'admin', family: 'param' });
     expect(ROUTE_ACCESS['GET /metrics']).toEqual({ kind: 'scope', scope: 'metrics' });

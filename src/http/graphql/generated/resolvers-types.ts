@@ -58,6 +58,8 @@ export type Family = {
   id: Scalars['ID']['output'];
   /** The family's name, which is also its table's name. */
   name: Scalars['String']['output'];
+  /** The name as sent when `source` is set, e.g. the osquery query name `pack_incident-response_processes` (the family is `pack_incident_response_processes`). */
+  originalName?: Maybe<Scalars['String']['output']>;
   /** The retention policy: how long events are kept. */
   retention: RetentionPolicy;
   /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
@@ -73,6 +75,8 @@ export type Family = {
   rows: RowsResult;
   /** The shard holding the family's table (its placement, decided once). */
   shard: Scalars['String']['output'];
+  /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
+  source?: Maybe<Scalars['String']['output']>;
 };
 
 
@@ -112,6 +116,15 @@ export type Mutation = {
    */
   clearRetention: RetentionPolicy;
   /**
+   * Ingests events without a declared schema (same as `POST /api/log/{family}`):
+   * field types are inferred from the JSON values (integer -> int, other numbers
+   * -> float, bool, string, object/array -> json); `schema`, when given, wins for
+   * its fields; stored columns keep their types. Errors: INVALID_FAMILY_NAME,
+   * INVALID_SCHEMA, INVALID_FIELD_NAME, INVALID_VALUE, TOO_MANY_COLUMNS,
+   * SCHEMA_CONFLICT (a declared type against a stored one), SHARD_UNAVAILABLE.
+   */
+  ingestEvents: IngestResult;
+  /**
    * Ingests log events into a family (same as `PUT /api/log`): validates the
    * whole request first, creates or evolves the family's table, and writes
    * every event in one transaction on the family's shard. A rejected request
@@ -120,6 +133,14 @@ export type Mutation = {
    * SCHEMA_CONFLICT, SHARD_UNAVAILABLE.
    */
   ingestLogs: IngestResult;
+  /**
+   * Ingests osquery results and status logs (same as `POST /api/osquery/results`):
+   * one family per scheduled query, columns typed from osquery's table specs,
+   * no schema needed. Each family is written in one transaction; a bad record
+   * writes nothing. Errors: INVALID_JSON, BAD_USER_INPUT (with the record's line),
+   * INVALID_FIELD_NAME, TOO_MANY_COLUMNS, SHARD_UNAVAILABLE.
+   */
+  ingestOsquery: OsqueryIngestResult;
   /**
    * Deletes a family's events ingested before a cut-off, now (same as
    * `DELETE /api/log/{family}?before=...`). Errors: INVALID_FAMILY_NAME,
@@ -141,11 +162,27 @@ export type MutationClearRetentionArgs = {
 
 
 /** Write operations. */
+export type MutationIngestEventsArgs = {
+  events: Array<Scalars['JSONObject']['input']>;
+  family: Scalars['String']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  schema?: InputMaybe<Scalars['JSONObject']['input']>;
+};
+
+
+/** Write operations. */
 export type MutationIngestLogsArgs = {
   family: Scalars['String']['input'];
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   logs: Array<Scalars['JSONObject']['input']>;
   schema: Scalars['JSONObject']['input'];
+};
+
+
+/** Write operations. */
+export type MutationIngestOsqueryArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  lines: Scalars['String']['input'];
 };
 
 
@@ -160,6 +197,34 @@ export type MutationPurgeLogsArgs = {
 export type MutationSetRetentionArgs = {
   family: Scalars['String']['input'];
   retention: Scalars['String']['input'];
+};
+
+/** What one family of an osquery request got. */
+export type OsqueryFamilyResult = {
+  __typename?: 'OsqueryFamilyResult';
+  /** The family (table) written to. */
+  family: Scalars['String']['output'];
+  /** `<family>/osquery`. */
+  id: Scalars['ID']['output'];
+  /** Rows written. */
+  ingested: Scalars['Int']['output'];
+  /** The osquery query name as sent (`osquery_status` for status logs). */
+  originalName: Scalars['String']['output'];
+  /** True when an earlier request with the same key wrote these rows; nothing was written this time. */
+  replayed: Scalars['Boolean']['output'];
+  /** The shard holding the family. */
+  shard: Scalars['String']['output'];
+};
+
+/** What ingesting osquery records did. */
+export type OsqueryIngestResult = {
+  __typename?: 'OsqueryIngestResult';
+  /** Each family the records went to. */
+  families: Array<OsqueryFamilyResult>;
+  /** Unique per answer. */
+  id: Scalars['ID']['output'];
+  /** Rows written in all families (for replayed families, by the first request). */
+  ingested: Scalars['Int']['output'];
 };
 
 /** What a purge deleted. */
@@ -369,12 +434,16 @@ export type Table = {
   id: Scalars['ID']['output'];
   /** The table (family) name. */
   name: Scalars['String']['output'];
+  /** The name as sent when `source` is set, e.g. the osquery query name `pack_incident-response_processes` (the family is `pack_incident_response_processes`). */
+  originalName?: Maybe<Scalars['String']['output']>;
   /** How long events are kept, in seconds; null when they are kept forever (as in `GET /api/describe`). */
   retentionSeconds?: Maybe<Scalars['Float']['output']>;
   /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
   rowEstimate?: Maybe<Scalars['Float']['output']>;
   /** The shard holding the table. */
   shard: Scalars['String']['output'];
+  /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
+  source?: Maybe<Scalars['String']['output']>;
 };
 
 
@@ -462,6 +531,8 @@ export type ResolversTypes = {
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   JSONObject: ResolverTypeWrapper<Scalars['JSONObject']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  OsqueryFamilyResult: ResolverTypeWrapper<OsqueryFamilyResult>;
+  OsqueryIngestResult: ResolverTypeWrapper<OsqueryIngestResult>;
   PurgeResult: ResolverTypeWrapper<PurgeResultView>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   QueryResult: ResolverTypeWrapper<QueryResultView>;
@@ -490,6 +561,8 @@ export type ResolversParentTypes = {
   JSON: Scalars['JSON']['output'];
   JSONObject: Scalars['JSONObject']['output'];
   Mutation: Record<PropertyKey, never>;
+  OsqueryFamilyResult: OsqueryFamilyResult;
+  OsqueryIngestResult: OsqueryIngestResult;
   PurgeResult: PurgeResultView;
   Query: Record<PropertyKey, never>;
   QueryResult: QueryResultView;
@@ -525,10 +598,12 @@ export type FamilyResolvers<ContextType = GraphqlContext, ParentType extends Res
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  originalName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   retention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType>;
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rows?: Resolver<ResolversTypes['RowsResult'], ParentType, ContextType, Partial<FamilyRowsArgs>>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type IngestResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['IngestResult'] = ResolversParentTypes['IngestResult']> = {
@@ -551,9 +626,26 @@ export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<Resolver
 
 export type MutationResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   clearRetention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType, RequireFields<MutationClearRetentionArgs, 'family'>>;
+  ingestEvents?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestEventsArgs, 'events' | 'family'>>;
   ingestLogs?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestLogsArgs, 'family' | 'logs' | 'schema'>>;
+  ingestOsquery?: Resolver<ResolversTypes['OsqueryIngestResult'], ParentType, ContextType, RequireFields<MutationIngestOsqueryArgs, 'lines'>>;
   purgeLogs?: Resolver<ResolversTypes['PurgeResult'], ParentType, ContextType, RequireFields<MutationPurgeLogsArgs, 'before' | 'family'>>;
   setRetention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType, RequireFields<MutationSetRetentionArgs, 'family' | 'retention'>>;
+};
+
+export type OsqueryFamilyResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['OsqueryFamilyResult'] = ResolversParentTypes['OsqueryFamilyResult']> = {
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ingested?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  originalName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type OsqueryIngestResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['OsqueryIngestResult'] = ResolversParentTypes['OsqueryIngestResult']> = {
+  families?: Resolver<Array<ResolversTypes['OsqueryFamilyResult']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ingested?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type PurgeResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['PurgeResult'] = ResolversParentTypes['PurgeResult']> = {
@@ -622,9 +714,11 @@ export type TableResolvers<ContextType = GraphqlContext, ParentType extends Reso
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  originalName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   retentionSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = GraphqlContext> = {
@@ -636,6 +730,8 @@ export type Resolvers<ContextType = GraphqlContext> = {
   JSON?: GraphQLScalarType;
   JSONObject?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
+  OsqueryFamilyResult?: OsqueryFamilyResultResolvers<ContextType>;
+  OsqueryIngestResult?: OsqueryIngestResultResolvers<ContextType>;
   PurgeResult?: PurgeResultResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   QueryResult?: QueryResultResolvers<ContextType>;

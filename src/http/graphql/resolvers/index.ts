@@ -5,6 +5,7 @@ import type { Resolvers } from '../generated/resolvers-types.js';
 import { scalarResolvers } from '../scalars.js';
 import { queryResolvers } from './query.resolvers.js';
 import { mutationResolvers } from './mutation.resolvers.js';
+import { osqueryMutationResolvers } from './osquery.resolvers.js';
 import { columnResolvers, familyResolvers, retentionPolicyResolvers, tableResolvers } from './family.resolvers.js';
 import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryResultResolvers, shardResolvers } from './results.resolvers.js';
 
@@ -12,7 +13,7 @@ import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryRe
 export const resolvers: Resolvers = {
   ...scalarResolvers,
   Query: queryResolvers,
-  Mutation: mutationResolvers,
+  Mutation: { ...mutationResolvers, ...osqueryMutationResolvers },
   Family: familyResolvers,
   Table: tableResolvers,
   Column: columnResolvers,
