@@ -20,14 +20,17 @@ import { FamilyService } from './services/family-service.js';
 import { OsqueryService } from './services/osquery-service.js';
 import { Purger } from './services/purger.js';
 import type { Services } from './services/services.js';
+import { openAccessControl, type AccessControl } from './services/access-service.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { createHttpServer } from './http/server.js';
 import { registerRoutes } from './http/routes.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { accessDecisionRecorder, createMetrics, type Metrics } from './http/metrics.js';
 
 /** Things tests and tools may inject instead of the real ones. */
 export interface AppOptions {
   clock?: Clock;
+  /** Access control's rate-limit windows (clock, default `clock`; length) and tokens-file polling (0: not watched). */
+  access?: { clock?: Clock; windowMs?: number; watchIntervalMs?: number };
 }
 
 /** A wired gateway: the Fastify server (not listening) and how to shut it all down. */
@@ -36,6 +39,8 @@ export interface App {
   services: Services;
   manager: ShardManager;
   metrics: Metrics;
+  /** Access control (tokens, limits); main.ts reloads `access.store` on SIGHUP. */
+  access: AccessControl;
   /** The background retention purger; undefined when --purge_interval_seconds=0. */
   purger: Purger | undefined;
   /** Closes the HTTP server, background jobs and every pool. */
@@ -45,7 +50,15 @@ export interface App {
 /** Builds the gateway for `config`. Connects lazily: a shard that is down does not stop it. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const poolOptions = { poolMax: config.poolMax, queryTimeoutMs: config.queryTimeoutMs, writeTimeoutMs: config.limits.writeTimeoutMs, logger };
+  const metrics = createMetrics();
+  // Reads the tokens file (CONFIG_INVALID when broken) before any pool exists.
+  const access = openAccessControl(config.access, logger, {
+    onDecision: accessDecisionRecorder(metrics),
+    clock: options.access?.clock ?? clock,
+    ...(options.access?.windowMs === undefined ? {} : { windowMs: options.access.windowMs }),
+    ...(options.access?.watchIntervalMs === undefined ? {} : { watchIntervalMs: options.access.watchIntervalMs }),
+  });
+  const poolOptions = { poolMax: config.poolMax, queryTimeoutMs: config.queryTimeoutMs, writeTimeoutMs: config.limits.writeTimeoutMs, reader: config.reader, logger };
   // Unnamed shards take the id their database recorded, so a respelled address keeps its families.
   const shardConfigs = await resolveShardIds(config.shards, logger);
   const pools = shardConfigs.map((shard) => new ShardPool(shard, poolOptions));
@@ -63,7 +76,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     defaultRetentionSeconds: config.retention.defaultSeconds,
     logger,
   });
-  const metrics = createMetrics();
   const describe = new DescribeService(manager, catalog);
   const ingest = new IngestService({
     manager,
@@ -113,6 +125,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         metrics.purgeDuration.observe({ family: outcome.family }, outcome.durationMs / 1000);
       },
     }),
+    access: access.access,
   };
   const purger = config.retention.purgerEnabled
     ? new Purger({ retention: services.retention, manager, catalog, logger, clock, intervalSeconds: config.retention.purgeIntervalSeconds })
@@ -128,6 +141,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     services,
     manager,
     metrics,
+    access,
     purger,
     async close() {
       if (closed) return;
@@ -138,6 +152,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       await manager.close();
       await catalogKnex.destroy();
       if (catalogShard === undefined) await catalogPool.close();
+      await access.close();
     },
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Entry point: loadConfig -> createApp -> listen (or, with --workers, a
- * supervisor of worker processes); signal handling. The only place that
+ * supervisor of worker processes); signal handling (SIGINT/SIGTERM stop,
+ * SIGHUP re-reads the tokens file). An invalid configuration, tokens file or
+ * TLS file exits 2 with one line. The only place that
  * reads process.argv/env and calls process.exit.
  */
 import cluster from 'node:cluster';
@@ -9,6 +11,17 @@ import type { Logger } from './logging/logger.js';
 import { createLogger } from './logging/logger.js';
 import { createApp } from './app.js';
 import { isAppError } from './errors/app-error.js';
+import { RedisRateLimiter } from './services/rate-limiter.js';
+
+/** Exits 2 with one line when `error` is CONFIG_INVALID (flags, the tokens file, the TLS files); otherwise returns. */
+function exitOnInvalidConfig(error: unknown): void {
+  if (isAppError(error) && error.code === 'CONFIG_INVALID') {
+    const problems = error.details['problems'];
+    const line = Array.isArray(problems) ? problems.join('; ') : error.message.replace(/\s*\n\s*/g, ' ');
+    process.stderr.write(`databalancer: invalid configuration: ${line} (run with --help for every flag)\n`);
+    process.exit(2);
+  }
+}
 
 function readConfig(): Config {
   try {
@@ -18,14 +31,14 @@ function readConfig(): Config {
       process.stdout.write(`${helpText()}\n`);
       process.exit(0);
     }
-    if (isAppError(error) && error.code === 'CONFIG_INVALID') {
-      const problems = error.details['problems'];
-      const line = Array.isArray(problems) ? problems.join('; ') : error.message;
-      process.stderr.write(`databalancer: invalid configuration: ${line} (run with --help for every flag)\n`);
-      process.exit(2);
-    }
+    exitOnInvalidConfig(error);
     throw error;
   }
+}
+
+/** True when `host` binds loopback only (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**
@@ -66,6 +79,10 @@ function supervise(config: Config, logger: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Each worker re-reads its tokens file.
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
   logger.info({ workers: config.workers, ...bindFields(config) }, `Starting ${config.workers} gateway workers on ${config.server.address}`);
   for (let i = 0; i < config.workers; i++) fork();
 }
@@ -73,11 +90,24 @@ function supervise(config: Config, logger: Logger): void {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  // Once, by the supervisor or the single process.
+  if (cluster.isPrimary && config.access.tokensFile === null && !isLoopback(config.server.host)) {
+    logger.warn(
+      bindFields(config),
+      `access control is off (no --tokens_file) and the gateway listens on ${config.server.address}, beyond loopback: anyone who can reach it may ingest, query and purge; give --tokens_file (docs/security.md) or listen on 127.0.0.1`,
+    );
+  }
   if (config.workers > 1 && cluster.isPrimary) {
     supervise(config, logger);
     return;
   }
-  const app = await createApp(config, logger);
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    app = await createApp(config, logger);
+  } catch (error) {
+    exitOnInvalidConfig(error);
+    throw error;
+  }
 
   // Connect to every shard now, for the seed's start-up lines and an early
   // warning; a shard that is down joins when it comes back.
@@ -93,6 +123,11 @@ async function main(): Promise<void> {
   await app.manager.catalog.ready().catch((error: unknown) => {
     logger.warn({ err: isAppError(error) ? error.message : error }, 'catalog unreachable; will retry on demand');
   });
+  // Shared limits from the first request on (until it answers, each process counts alone).
+  const limiter = app.access.limiter;
+  if (limiter instanceof RedisRateLimiter && !(await limiter.ready())) {
+    logger.warn('rate-limit Redis does not answer yet; per-token limits hold per process until it does');
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -111,9 +146,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Re-read the tokens file (a broken one keeps the tokens in force and logs why); the file is also watched.
+  process.on('SIGHUP', () => {
+    const { store } = app.access;
+    if (store === null) logger.info('SIGHUP: no --tokens_file to reload');
+    else store.reload();
+  });
 
   // The seed's start-up line; its fields give the address bound.
-  logger.info(bindFields(config), `Starting HTTP server on ${config.server.address}`);
+  logger.info({ ...bindFields(config), ...(config.tls === null ? {} : { tls: true }) }, `Starting HTTP server on ${config.server.address}`);
   try {
     await app.server.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {

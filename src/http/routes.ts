@@ -7,7 +7,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Services } from '../services/services.js';
-import { AccessService } from '../services/access-service.js';
 import { registerAccess } from './auth.js';
 import { registerGraphql } from './graphql/apollo.js';
 import { registerHealth } from './health.js';
@@ -21,8 +20,6 @@ import { registerRootRoutes } from './rest/root.routes.js';
 
 /** Registers every route on `server`. */
 export async function registerRoutes(server: FastifyInstance, services: Services, metrics: Metrics, config: Config): Promise<void> {
-  // Until app.ts passes one: access control off.
-  services.access ??= new AccessService({ tokens: null });
   registerAccess(server, services.access, metrics);
   registerRootRoutes(server);
   registerMetrics(server, metrics);
