@@ -23,6 +23,8 @@ export function registerHealth(app: FastifyInstance, services: Services): void {
       ready: readiness.ready,
       catalog: { reachable: readiness.catalog.reachable, error: readiness.catalog.error },
       shards: readiness.shards.map(({ name, reachable, error }) => ({ name, reachable, error })),
+      // Shards the catalog places families on that this gateway lacks (their families answer 503).
+      unconfiguredShards: readiness.unconfiguredShards,
     };
   });
 }

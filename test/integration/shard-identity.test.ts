@@ -66,3 +66,49 @@ describe('shard identity', () => {
     expect(ready.status).toBe(200);
   });
 });
+
+describe('a shard missing from --shards', () => {
+  it('makes /readyz not ready, naming the shard and how to configure it', async () => {
+    const [a, b] = shards;
+    if (a === undefined || b === undefined) throw new Error('two test shards needed');
+    const db = `${database}_m`;
+    const family = uniqueFamily('missing');
+    const both = loadConfig([`--shards=one=mysql://root@${a.host}:${a.port}/${db},two=mysql://root@${b.host}:${b.port}/${db}`, '--server_address=127.0.0.1:0', '--purge_interval_seconds=0'], {
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
+    });
+    const full = await createApp(both, createLogger(both.logLevel));
+    opened.push(full);
+    // Place families until one lands on "two" (the ring decides).
+    let onTwo: string | undefined;
+    for (let i = 0; i < 40 && onTwo === undefined; i++) {
+      const name = `${family}_${i}`;
+      const response = await full.server.inject({ method: 'PUT', url: '/api/log', payload: { family: name, schema: { n: 'int' }, logs: [{ n: i }] } });
+      expect(response.statusCode).toBe(200);
+      if (response.json().shard === 'two') onTwo = name;
+    }
+    expect(onTwo).toBeDefined();
+    await full.close();
+
+    const onlyOne = loadConfig([`--shards=one=mysql://root@${a.host}:${a.port}/${db}`, '--server_address=127.0.0.1:0', '--purge_interval_seconds=0'], {
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
+    });
+    const partial = await createApp(onlyOne, createLogger(onlyOne.logLevel));
+    opened.push(partial);
+    try {
+      const ready = await partial.server.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      const body = ready.json() as { ready: boolean; unconfiguredShards: Array<{ name: string; error: string }> };
+      expect(body.ready).toBe(false);
+      expect(body.unconfiguredShards.map((s) => s.name)).toEqual(['two']);
+      expect(body.unconfiguredShards[0]?.error).toContain('two=host:port');
+      const read = await partial.server.inject({ method: 'POST', url: '/api/query', payload: { query: `SELECT n FROM ${onTwo}` } });
+      expect(read.statusCode).toBe(503);
+      expect(read.json().error.code).toBe('SHARD_UNAVAILABLE');
+    } finally {
+      for (const spec of [a, b]) {
+        const connection = await connectShard(spec, null);
+        await connection.query(`DROP DATABASE IF EXISTS \`${db}\``).finally(() => connection.end());
+      }
+    }
+  });
+});
