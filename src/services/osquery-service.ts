@@ -11,6 +11,13 @@
  * (IngestService.write): all of its rows or none. Columns are decided
  * without a schema and never conflict: a family's stored types win, only new
  * columns are added (ShardManager.prepareLenientIngest). Knows nothing of HTTP.
+ *
+ * Access: before anything is written (catalog included), the transport's
+ * {@link BeforeWrite} hook gets every family the request will write (after
+ * naming: the query name's family, or its hashed one) and the row count;
+ * {@link accessGuard} checks them against the token's family patterns (403)
+ * and charges events_per_minute (429). osqueryd's TLS API has no token (the
+ * enroll secret and node keys protect it), so no family patterns apply there.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +32,7 @@ import { inferSchema } from '../schema/infer-types.js';
 import { osqueryFamilyName } from '../schema/osquery-names.js';
 import { toSqlDateTime } from '../schema/time.js';
 import type { ShardManager } from '../shards/shard-manager.js';
+import type { AccessService, Principal } from './access-service.js';
 import type { Clock } from './clock.js';
 import type { IngestResult, IngestService } from './ingest-service.js';
 
@@ -67,8 +75,26 @@ export type EnrollAnswer = { node_key: string; node_invalid: false } | { node_in
 /** The TLS logger endpoint's answer: `{}` when stored; node_invalid makes osqueryd enroll again. */
 export type TlsLogAnswer = Record<string, never> | { node_invalid: true; error: string };
 
-/** Called with a request's row count once it is validated, before anything is written (rate limits). */
-export type BeforeWrite = (rows: number) => Promise<void>;
+/**
+ * Called once a request is validated, before anything is written anywhere:
+ * with its row count and every family it writes (access checks, rate
+ * limits). A throw writes nothing. May be called again with 0 rows and a
+ * family decided later (another request claimed a name meanwhile), still
+ * before that family is written.
+ */
+export type BeforeWrite = (rows: number, families: readonly string[]) => Promise<void>;
+
+/**
+ * The transports' hook: the principal must hold `ingest` for every family
+ * (403 FORBIDDEN naming the first it lacks), then the rows are charged to its
+ * events_per_minute (429 RATE_LIMITED; a refused request charges nothing).
+ */
+export function accessGuard(access: AccessService, principal: Principal): BeforeWrite {
+  return async (rows, families) => {
+    access.require(principal, 'ingest', families);
+    await access.chargeEvents(principal, rows);
+  };
+}
 
 /** A schemaless ingest request (POST /api/log/{family}, GraphQL ingestEvents). */
 export interface SchemalessRequest {
@@ -83,6 +109,17 @@ export interface SchemalessRequest {
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The families a batch may go to, in order: its query name's family, then the hashed one. */
+function familyCandidates(batch: OsqueryFamilyBatch): string[] {
+  return [batch.family, osqueryFamilyName(batch.originalName, { hashed: true })];
+}
+
+function heldByOthers(batch: OsqueryFamilyBatch): AppError {
+  return new AppError('INVALID_FAMILY_NAME', `the osquery query name "${batch.originalName.slice(0, 100)}" maps to families other queries hold; rename the query`, {
+    name: batch.originalName.slice(0, 100),
+  });
+}
 
 /** Most node keys remembered as valid per process (they never stop being valid). */
 const NODE_CACHE_MAX = 10_000;
@@ -204,11 +241,19 @@ export class OsqueryService {
     const { manager, ingest, logger } = this.options;
     const batches = groupOsqueryRecords(parsed.records, rawOf);
     const rows = batches.reduce((n, b) => n + b.rows.length, 0);
-    await beforeWrite?.(rows);
+    // Every family the request writes, decided without writing, checked before anything is claimed or written.
+    const planned = await this.planFamilies(batches);
+    await beforeWrite?.(rows, [...new Set(planned)]);
+    const checked = new Set(planned);
+    const allow = async (family: string): Promise<void> => {
+      if (checked.has(family)) return;
+      await beforeWrite?.(0, [family]);
+      checked.add(family);
+    };
     const now = toSqlDateTime(this.options.clock());
     const families: OsqueryFamilyResult[] = [];
     for (const batch of batches) {
-      const family = await this.claimFamily(batch);
+      const family = await this.claimFamily(batch, allow);
       const info = await manager.prepareLenientIngest(family, batchDeclaredFields(batch));
       const built = buildOsqueryStatements(family, batch, info.fields, now, this.options.rawLogs);
       if (built.notes.length > 0) {
@@ -231,20 +276,58 @@ export class OsqueryService {
     return { ingested: families.reduce((n, f) => n + f.ingested, 0), families };
   }
 
-  /** The family `batch` goes to: its own name, or the hashed one when that name maps to another query already. */
-  private async claimFamily(batch: OsqueryFamilyBatch): Promise<string> {
+  /**
+   * The family each batch will go to, read from the catalog without writing:
+   * its own name, or the hashed one when that name maps to another query
+   * (in the catalog, or earlier in this request).
+   * @throws AppError INVALID_FAMILY_NAME when both are held by other queries.
+   */
+  private async planFamilies(batches: readonly OsqueryFamilyBatch[]): Promise<string[]> {
     const { catalog } = this.options.manager;
-    for (const family of [batch.family, osqueryFamilyName(batch.originalName, { hashed: true })]) {
+    const inRequest = new Map<string, string>();
+    const planned: string[] = [];
+    for (const batch of batches) {
+      let chosen: string | undefined;
+      for (const family of familyCandidates(batch)) {
+        let known = inRequest.get(family) ?? this.sources.get(family);
+        if (known === undefined) {
+          known = (await catalog.getFamilySource(family))?.originalName;
+          // A recorded source never changes: remember it.
+          if (known !== undefined) this.sources.set(family, known);
+        }
+        if (known === undefined || known === batch.originalName) {
+          chosen = family;
+          break;
+        }
+      }
+      if (chosen === undefined) throw heldByOthers(batch);
+      inRequest.set(chosen, batch.originalName);
+      planned.push(chosen);
+    }
+    return planned;
+  }
+
+  /**
+   * The family `batch` goes to: its own name, or the hashed one when that
+   * name maps to another query already. `allow` runs before a family is
+   * claimed (a name another request claimed since {@link planFamilies} moves
+   * this query to a family not checked yet).
+   */
+  private async claimFamily(batch: OsqueryFamilyBatch, allow: (family: string) => Promise<void>): Promise<string> {
+    const { catalog } = this.options.manager;
+    for (const family of familyCandidates(batch)) {
       const known = this.sources.get(family);
-      if (known === batch.originalName) return family;
+      if (known === batch.originalName) {
+        await allow(family);
+        return family;
+      }
       if (known !== undefined) continue;
+      await allow(family);
       const source = await catalog.claimFamilySource(family, { kind: 'osquery', originalName: batch.originalName });
       this.sources.set(family, source.originalName);
       if (source.originalName === batch.originalName) return family;
     }
-    throw new AppError('INVALID_FAMILY_NAME', `the osquery query name "${batch.originalName.slice(0, 100)}" maps to families other queries hold; rename the query`, {
-      name: batch.originalName.slice(0, 100),
-    });
+    throw heldByOthers(batch);
   }
 
   private async isEnrolled(keyHash: string): Promise<boolean> {
@@ -291,6 +374,8 @@ export class OsqueryService {
     }
     // A declared type against a stored one is the client's conflict (409); inferred ones never are.
     mergeSchemas(stored, declared, maxColumns);
+    // The family's access check before any column is added (the rows are charged below, once counted).
+    await beforeWrite?.(0, [family]);
     const info = await manager.prepareLenientIngest(family, [...declared, ...inferred.added]);
     const byKey = new Map(info.fields.map((f) => [columnNameKey(f.name), f]));
     const used = new Set(inferred.fields.map((f) => columnNameKey(f.name)));
@@ -311,7 +396,7 @@ export class OsqueryService {
             return copy;
           });
     const prepared = ingest.prepare({ family, schema, logs, idempotencyKey: request.idempotencyKey, sourceText: request.sourceText });
-    await beforeWrite?.(prepared.count);
+    await beforeWrite?.(prepared.count, [family]);
     return ingest.write(prepared);
   }
 }

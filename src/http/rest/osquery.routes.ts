@@ -13,6 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, badInput } from '../../errors/app-error.js';
 import type { Services } from '../../services/services.js';
+import { accessGuard } from '../../services/osquery-service.js';
 import { principalOf } from '../auth.js';
 import { depthExceededAt, describeJsonError, type BodyTextParser } from './request-body.js';
 
@@ -73,12 +74,14 @@ function parseNdjsonEvents(text: string, maxDepth: number): unknown[] {
 
 /** Registers the osquery routes and POST /api/log/{family}. */
 export function registerOsqueryRoutes(app: FastifyInstance, services: Services, maxDepth: number): void {
-  const charge = (request: FastifyRequest) => (rows: number) => services.access.chargeEvents(principalOf(request), rows);
+  // Every family a request writes against the token's patterns (403), then its rows charged (429), before anything is written.
+  const charge = (request: FastifyRequest) => accessGuard(services.access, principalOf(request));
 
   // osqueryd's enrollment: {"enroll_secret", "host_identifier", "host_details"} -> {"node_key", "node_invalid"}.
   app.post('/api/osquery/enroll', async (request) => services.osquery.enroll(request.body));
 
   // osqueryd's TLS logger: {"node_key", "log_type", "data": [...]} -> {} (or node_invalid); gzip with --logger_tls_compress.
+  // No token here (the node key is osqueryd's credential), so no family patterns: an enrolled node writes any query's family.
   app.post('/api/osquery/log', { config: { keepBodyText: true } }, async (request) =>
     services.osquery.logTls(textOf(request, 'the TLS logger body {"node_key", "log_type", "data"}')),
   );
