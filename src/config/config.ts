@@ -1,5 +1,5 @@
 /**
- * Configuration (DESIGN.md section 7): turns command-line flags and
+ * Configuration (README, "Configuration"): turns command-line flags and
  * `DATABALANCER_<FLAG>` environment variables into one validated, deep-frozen
  * {@link Config}.
  *

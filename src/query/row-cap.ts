@@ -1,5 +1,5 @@
 /**
- * Row cap for validated queries (DESIGN.md section 6).
+ * Row cap for validated queries (README and docs/rest.md: results past query_max_rows are truncated).
  *
  * Owns one text transformation: make a validated SELECT return at most N
  * rows, and otherwise exactly its own rows. It edits the user's text at one

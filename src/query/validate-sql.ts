@@ -1,5 +1,5 @@
 /**
- * Read-only SQL validator (DESIGN.md section 6).
+ * Read-only SQL validator (docs/rest.md, POST /api/query: one safe SELECT).
  *
  * Owns the decision whether a user's SQL text may run: exactly one SELECT
  * (WITH, UNION/INTERSECT/EXCEPT, joins, subqueries, window functions are

@@ -1,7 +1,7 @@
 /**
  * Value coercion: checks that each event value fits its declared type and turns
- * it into what is bound into a mysql2 placeholder (DESIGN.md section 4, "values
- * must fit their type"). Pure: validates a whole batch before anything is
+ * it into what is bound into a mysql2 placeholder (docs/rest.md, value coercion:
+ * values must fit their type). Pure: validates a whole batch before anything is
  * written, so a rejected request writes nothing.
  */
 import { AppError } from '../errors/app-error.js';

@@ -1,6 +1,6 @@
 /**
  * Declared schemas: parsing the `"schema": {field: type}` object of a request
- * and merging it into the schema a family already has (DESIGN.md section 4,
+ * and merging it into the schema a family already has (README and docs/rest.md,
  * schema evolution). Pure: decides what to add or refuse, never runs DDL.
  */
 import { AppError } from '../errors/app-error.js';

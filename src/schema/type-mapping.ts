@@ -1,6 +1,6 @@
 /**
- * Declared types of log fields and their MySQL/MariaDB column types (DESIGN.md
- * section 4), in both directions. Pure: no I/O, no knex. Value coercion lives
+ * Declared types of log fields and their MySQL/MariaDB column types (README,
+ * "Declared types"), in both directions. Pure: no I/O, no knex. Value coercion lives
  * in coerce-value.ts; DDL text lives in table-ddl.ts.
  */
 

@@ -28,7 +28,7 @@ export interface RetentionPolicy {
   retentionSeconds: number | null;
 }
 
-/** What a purge answers. `family` and `deleted` are the DESIGN.md keys. */
+/** What a purge answers. `family` and `deleted` are the documented keys (docs/rest.md). */
 export interface PurgeResult {
   family: string;
   /** Rows removed from the family table. */
