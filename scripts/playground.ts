@@ -76,8 +76,10 @@ class Refusal extends Error {}
  * then the servers found in its data, and removes the data.
  * @throws Refusal when that earlier playground itself still runs.
  */
-async function cleanStaleRun(): Promise<void> {
-  if (!existsSync(BASE_DIR)) return;
+/** Cleans up an earlier run; true when it stopped a process of it (its sockets may take a moment to close). */
+async function cleanStaleRun(): Promise<boolean> {
+  if (!existsSync(BASE_DIR)) return false;
+  let stopped = false;
   const pids = readPidsFile();
   if (pids !== undefined && pids.playground.pid !== process.pid && isStillRunning(pids.playground)) {
     throw new Refusal(
@@ -86,9 +88,13 @@ async function cleanStaleRun(): Promise<void> {
   }
   if (pids?.gateway !== undefined && (await stopRecorded(pids.gateway, GATEWAY_GRACE_MS))) {
     say(`stopped the gateway an earlier run left running (pid ${pids.gateway.pid})`);
+    stopped = true;
   }
   for (const shard of pids?.shards ?? []) {
-    if (await stopRecorded(shard)) say(`stopped shard ${shard.name} an earlier run left running (pid ${shard.pid})`);
+    if (await stopRecorded(shard)) {
+      say(`stopped shard ${shard.name} an earlier run left running (pid ${shard.pid})`);
+      stopped = true;
+    }
   }
   say(`removing the data of an earlier run in ${BASE_DIR}`);
   for (const entry of readdirSync(BASE_DIR, { withFileTypes: true })) {
@@ -109,7 +115,11 @@ async function cleanStaleRun(): Promise<void> {
     await stopServer(spec);
   }
   await rm(BASE_DIR, { recursive: true, force: true });
+  return stopped;
 }
+
+/** How long a port may stay taken after the leftover that held it was stopped (a child of it may still be closing). */
+const PORT_RELEASE_WAIT_MS = 10_000;
 
 /** The gateway's --server_address (as the gateway reads it: the last flag wins over the env), default `:8080`. */
 function serverAddress(args: string[]): string {
@@ -174,10 +184,16 @@ function gatewayListen(args: string[]): { host: string; port: number } {
 }
 
 /** Refuses to start when the gateway's port cannot be bound, naming who holds it. */
-async function checkGatewayPort(args: string[]): Promise<void> {
+async function checkGatewayPort(args: string[], afterStoppingLeftovers: boolean): Promise<void> {
   const { host, port } = gatewayListen(args);
   if (!Number.isInteger(port) || port <= 0) return; // the gateway reports a bad address itself
-  const problem = await probePort(host, port);
+  let problem = await probePort(host, port);
+  // A stopped leftover gateway (or the node process under its tsx wrapper) may still be closing its socket.
+  const deadline = Date.now() + (afterStoppingLeftovers ? PORT_RELEASE_WAIT_MS : 0);
+  while (problem === 'EADDRINUSE' && Date.now() < deadline) {
+    await new Promise((done) => setTimeout(done, 200));
+    problem = await probePort(host, port);
+  }
   if (problem === undefined) return;
   const holders = listenersOf(port).map((pid) => describeProcess(pid));
   const by = holders.length > 0 ? ` by ${holders.join(', ')}` : '';
@@ -187,8 +203,8 @@ async function checkGatewayPort(args: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const gatewayArgs = process.argv.slice(2);
-  await cleanStaleRun();
-  await checkGatewayPort(gatewayArgs);
+  const stoppedLeftovers = await cleanStaleRun();
+  await checkGatewayPort(gatewayArgs, stoppedLeftovers);
   // Recorded before anything starts, so that a second playground refuses to touch this one.
   await mkdir(BASE_DIR, { recursive: true });
   const pids: PidsFile = { playground: self(), shards: [] };
