@@ -118,7 +118,7 @@ async function cleanStaleRun(): Promise<boolean> {
   return stopped;
 }
 
-/** How long a port may stay taken after the leftover that held it was stopped (a child of it may still be closing). */
+/** How long a port may stay taken after the leftover that held it was stopped. */
 const PORT_RELEASE_WAIT_MS = 10_000;
 
 /** The gateway's --server_address (as the gateway reads it: the last flag wins over the env), default `:8080`. */
@@ -188,7 +188,7 @@ async function checkGatewayPort(args: string[], afterStoppingLeftovers: boolean)
   const { host, port } = gatewayListen(args);
   if (!Number.isInteger(port) || port <= 0) return; // the gateway reports a bad address itself
   let problem = await probePort(host, port);
-  // A stopped leftover gateway (or the node process under its tsx wrapper) may still be closing its socket.
+  // A leftover gateway just stopped may not have released its socket yet (seen once in CI).
   const deadline = Date.now() + (afterStoppingLeftovers ? PORT_RELEASE_WAIT_MS : 0);
   while (problem === 'EADDRINUSE' && Date.now() < deadline) {
     await new Promise((done) => setTimeout(done, 200));
