@@ -13,8 +13,9 @@ import { AppError } from '../errors/app-error.js';
 import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
-import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
-import { addColumnsSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
+import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
+import { refreshRawLogsView } from './raw-logs-view.js';
+import { addColumnsSql, addRawColumnSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
 import type { Catalog, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
 import type { ServerInfo, ShardPool } from './shard-pool.js';
@@ -323,7 +324,7 @@ export class ShardManager {
           continue;
         }
         const type = declaredTypeOfColumn({ dataType: column.dataType, columnType: column.columnType, checkJson: column.dataType.toLowerCase() === 'longtext' });
-        if (type === undefined || column.name === ID_COLUMN || column.name === INGESTED_AT_COLUMN) {
+        if (type === undefined || column.name === ID_COLUMN || column.name === INGESTED_AT_COLUMN || column.name === RAW_COLUMN) {
           throw new AppError(
             'INVALID_FIELD_NAME',
             `field "${field.name}" of log family "${family}" is the column "${column.name}", which the gateway does not write (${column.columnType}); rename the field`,
@@ -465,6 +466,12 @@ export class ShardManager {
         );
       }
       try {
+        const [before] = (await raw(
+          `SELECT COUNT(*) AS tables, (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?) AS raws
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+          [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
+        )) as [Array<{ tables: number | string; raws: number | string }>];
+        const existed = Number(before[0]?.tables ?? 0) > 0;
         await raw(createFamilyTableSql(family, wanted));
         const missing = await this.checkColumns(raw, pool, family, wanted);
         if (missing === undefined) {
@@ -483,6 +490,20 @@ export class ShardManager {
           const stillMissing = (await this.checkColumns(raw, pool, family, wanted)) ?? wanted;
           if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
           this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
+        }
+        let addedRaw = false;
+        if (existed && Number(before[0]?.raws ?? 0) === 0) {
+          // A table of an older gateway: its raw copies were in the raw_logs table (now the legacy branch of the view).
+          try {
+            await raw(addRawColumnSql(family));
+            addedRaw = true;
+          } catch (error) {
+            if (!isDuplicateColumnError(error)) throw error;
+          }
+        }
+        // Before the caller records the placement: a placed family is always in its shard's raw_logs view.
+        if (!existed || addedRaw) {
+          await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
         }
       } finally {
         await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
@@ -519,7 +540,7 @@ export class ShardManager {
     )) as [ColumnInfoRow[]];
     const existing = new Map<string, ColumnInfoRow>();
     for (const row of rows) {
-      if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN) continue;
+      if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN || row.name === RAW_COLUMN) continue;
       existing.set(row.name.toLowerCase(), row);
     }
     const missing: DeclaredField[] = [];
