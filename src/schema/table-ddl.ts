@@ -43,23 +43,24 @@ export function addRawColumnSql(family: string): string {
 /**
  * The raw_logs view of one shard: a UNION ALL of every family table's raw
  * copies, plus the legacy raw_logs table when one was renamed; with neither,
- * an empty SELECT with the same columns. `log` goes through JSON_COMPACT
- * (which keeps the text of an already compact document): a JSON function's
+ * an empty SELECT with the same columns. `log` goes through
+ * JSON_QUERY(_raw, '$'), which returns the stored text verbatim (spacing and
+ * number spelling kept; every raw copy is an object): a JSON function's
  * result carries MariaDB's json format metadata, so the gateway parses it as
  * it parsed the old table's JSON column (query/result-types.ts isJsonField).
- * Example: (['dogs'], false) -> CREATE OR REPLACE VIEW `raw_logs` AS SELECT `id`, 'dogs' AS family, JSON_COMPACT(`_raw`) AS log FROM `dogs` WHERE `_raw` IS NOT NULL
+ * Example: (['dogs'], false) -> CREATE OR REPLACE SQL SECURITY INVOKER VIEW `raw_logs` AS SELECT `id`, _ascii'dogs' COLLATE ascii_bin AS family, JSON_QUERY(`_raw`, '$') AS log FROM `dogs` WHERE `_raw` IS NOT NULL
  */
 export function rawLogsViewSql(families: readonly string[], legacy: boolean): string {
   const raw = quoteIdentifier(RAW_COLUMN);
   const branches = families.map(
     (family) =>
-      `SELECT \`id\`, _ascii'${family}' COLLATE ascii_bin AS family, JSON_COMPACT(${raw}) AS log FROM ${quoteIdentifier(family)} WHERE ${raw} IS NOT NULL`,
+      `SELECT \`id\`, _ascii'${family}' COLLATE ascii_bin AS family, JSON_QUERY(${raw}, '$') AS log FROM ${quoteIdentifier(family)} WHERE ${raw} IS NOT NULL`,
   );
   if (legacy) {
-    branches.push(`SELECT id, family, JSON_COMPACT(log) AS log FROM ${quoteIdentifier(LEGACY_RAW_LOGS_TABLE)}`);
+    branches.push(`SELECT id, family, JSON_QUERY(log, '$') AS log FROM ${quoteIdentifier(LEGACY_RAW_LOGS_TABLE)}`);
   }
   if (branches.length === 0) {
-    branches.push(`SELECT CAST(NULL AS SIGNED) AS id, CAST(NULL AS CHAR(64) CHARACTER SET ascii) COLLATE ascii_bin AS family, JSON_COMPACT(CAST(NULL AS CHAR)) AS log FROM DUAL WHERE FALSE`);
+    branches.push(`SELECT CAST(NULL AS SIGNED) AS id, CAST(NULL AS CHAR(64) CHARACTER SET ascii) COLLATE ascii_bin AS family, JSON_QUERY(CAST(NULL AS CHAR), '$') AS log FROM DUAL WHERE FALSE`);
   }
   return `CREATE OR REPLACE SQL SECURITY INVOKER VIEW ${quoteIdentifier(RAW_LOGS_TABLE)} AS ${branches.join(' UNION ALL ')}`;
 }

@@ -62,6 +62,8 @@ export class ShardManager {
   private readonly placementCache = new Map<string, string>();
   /** family -> declared fields known to exist as columns; only ever grows. */
   private readonly columnCache = new Map<string, DeclaredField[]>();
+  /** Families whose table this process has seen with its `_raw` column (tables of older gateways get it at first use). */
+  private readonly rawColumnReady = new Set<string>();
 
   constructor(options: ShardManagerOptions) {
     this.pools = new Map(options.shards.map((pool) => [pool.id, pool]));
@@ -234,6 +236,7 @@ export class ShardManager {
     const placed = known === undefined ? await this.placeFamily(family, requested) : undefined;
     if (placed?.ready !== undefined) return placed.ready;
     const shard = known ?? (placed as { shard: string }).shard;
+    if (known !== undefined) await this.ensureRawColumn(shard, family);
     const cached = this.columnCache.get(family);
     if (cached !== undefined) {
       const { merged, added } = mergeSchemas(cached, requested, this.maxColumns);
@@ -271,6 +274,7 @@ export class ShardManager {
     }
     const shard = known ?? (await this.shardOf(family));
     if (shard === undefined) throw new Error(`family ${family} has no placement after placing it`);
+    if (known !== undefined) await this.ensureRawColumn(shard, family);
     const newFields = (stored: readonly DeclaredField[]): DeclaredField[] => {
       const keys = new Set(stored.map((f) => columnNameKey(f.name)));
       const fresh = new Map<string, DeclaredField>();
@@ -439,6 +443,26 @@ export class ShardManager {
     }
     this.logger.info({ family, shard: placement.shard }, 'family placed');
     return { shard: proposed, ready: await this.recordColumns(family, proposed, merged, requested) };
+  }
+
+  /**
+   * Once per family and process: a table created by an older gateway has no
+   * `_raw` column, which every INSERT now writes; it is added (under the
+   * family's lock, evolveTable) and the shard's raw_logs view replaced.
+   * A family whose table does not exist yet is left to evolveTable.
+   */
+  private async ensureRawColumn(shard: string, family: string): Promise<void> {
+    if (this.rawColumnReady.has(family)) return;
+    await this.withShard(shard, family, async (pool) => {
+      const rows = (await pool.writer.raw(
+        'SELECT COUNT(*) AS tables, SUM(c.COLUMN_NAME = ?) AS raws FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?',
+        [RAW_COLUMN, pool.config.database, family],
+      )) as unknown as [Array<{ tables: number | string; raws: number | string | null }>];
+      const row = rows[0][0];
+      if (Number(row?.tables ?? 0) === 0) return;
+      if (Number(row?.raws ?? 0) === 0) await this.evolveTable(pool, family, []);
+      this.rawColumnReady.add(family);
+    });
   }
 
   /**
