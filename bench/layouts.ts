@@ -38,6 +38,15 @@ import type mysql from 'mysql2/promise';
 import { startCluster, type Cluster } from '../scripts/lib/mariadb-cluster.js';
 import { rawLogsTableSql } from '../src/schema/internal-tables.js';
 import { createFamilyTableSql } from '../src/schema/table-ddl.js';
+
+/**
+ * The family table shape before the layout change (layout (a), the reference
+ * every other layout is built from): `_ingested_at` indexed, no `_raw`.
+ */
+function oldFamilyTableSql(name: string, fields: Parameters<typeof createFamilyTableSql>[1]): string {
+  const ddl = createFamilyTableSql(name, fields).replace(/,\n  `_raw` LONGTEXT NULL INVISIBLE/, '');
+  return ddl.replace(/\n\) ENGINE=/, ',\n  KEY `_ingested_at` (`_ingested_at`)\n) ENGINE=');
+}
 import { DOG_FIELDS, WIDE_FIELDS, makeBatches, quoteId, sqlDateTime, type FieldSpec, type LogEvent } from './lib/data.js';
 import { openDirect, runSqlLoad, stopAllLoads, type DirectTarget, type LoadResult } from './lib/load.js';
 import { plainRawLogsSql, plainTableSql } from './lib/loader.js';
@@ -158,7 +167,7 @@ function buildLayouts(tag: string, fields: readonly FieldSpec[], batches: readon
   const raw = (key: string): string => `raw_${key}_${tag}`;
   const layouts: Layout[] = [];
 
-  const todayFamily = (key: string): string => createFamilyTableSql(family(key), fields).replace('CREATE TABLE IF NOT EXISTS', 'CREATE TABLE');
+  const todayFamily = (key: string): string => oldFamilyTableSql(family(key), fields).replace('CREATE TABLE IF NOT EXISTS', 'CREATE TABLE');
   const todayRaw = (key: string): string => rawLogsTableSql({ name: raw(key) }).replace('CREATE TABLE IF NOT EXISTS', 'CREATE TABLE');
   const todayStatements = (key: string, events: readonly LogEvent[]): string[] => {
     const f = escape(family(key));
@@ -306,10 +315,10 @@ const BREED_SQL = "ELT(1 + seq % 10, 'beagle','labrador','poodle','boxer','husky
 async function fillPurgeTables(c: mysql.Connection, rows: number): Promise<void> {
   const fields = DOG_FIELDS;
   for (const t of ['purge_today', 'purge_today_raw', 'purge_c1']) await c.query(`DROP TABLE IF EXISTS ${t}`);
-  await c.query(createFamilyTableSql('purge_today', fields));
+  await c.query(oldFamilyTableSql('purge_today', fields));
   await c.query(rawLogsTableSql({ name: 'purge_today_raw' }));
   await c.query(
-    withoutSecondaryKeys(createFamilyTableSql('purge_c1', fields)).replace(/(`_ingested_at` [^\n]*INVISIBLE),/, '$1,\n  `_raw` LONGTEXT NULL INVISIBLE,'),
+    withoutSecondaryKeys(oldFamilyTableSql('purge_c1', fields)).replace(/(`_ingested_at` [^\n]*INVISIBLE),/, '$1,\n  `_raw` LONGTEXT NULL INVISIBLE,'),
   );
   const at = "TIMESTAMP'2024-01-01 00:00:00' + INTERVAL (seq DIV 1000) SECOND";
   const json = `JSON_OBJECT('name', CONCAT('dog-', seq), 'breed', ${BREED_SQL}, 'weight', 1 + seq % 90)`;
@@ -426,7 +435,7 @@ async function viewPart(options: Options, c: mysql.Connection): Promise<ViewFigu
   for (const family of families) {
     await c.query(`DROP TABLE IF EXISTS ${family}`);
     await c.query(
-      withoutSecondaryKeys(createFamilyTableSql(family, DOG_FIELDS)).replace(/(`_ingested_at` [^\n]*INVISIBLE),/, '$1,\n  `_raw` LONGTEXT NULL INVISIBLE,'),
+      withoutSecondaryKeys(oldFamilyTableSql(family, DOG_FIELDS)).replace(/(`_ingested_at` [^\n]*INVISIBLE),/, '$1,\n  `_raw` LONGTEXT NULL INVISIBLE,'),
     );
     await c.query(`INSERT INTO ${family} (name, breed, weight, _raw) SELECT CONCAT('dog-', seq), ${BREED_SQL}, 1 + seq % 90, ${json} FROM seq_1_to_${n}`);
     await c.query(`INSERT INTO raw_logs_table (family, log) SELECT '${family}', ${json} FROM seq_1_to_${n}`);

@@ -182,13 +182,12 @@ export interface DirectInsert {
  */
 export function directInsertSql(family: string, fields: readonly FieldSpec[], events: readonly LogEvent[], now: Date): DirectInsert {
   const at = escape(sqlDateTime(now));
-  const columns = [...fields.map((f) => quoteId(f.name)), '`_ingested_at`'].join(', ');
-  const tuples = events.map((event) => `(${fields.map((f) => sqlValue(f, event[f.name])).join(',')},${at})`);
-  const familyName = escape(family);
-  const raw = events.map((event) => `(${familyName},${escape(JSON.stringify(event))},${at})`);
+  // The gateway's layout: the raw copy is the family row's `_raw` (raw_logs is a view over it), one INSERT.
+  const columns = [...fields.map((f) => quoteId(f.name)), '`_ingested_at`', '`_raw`'].join(', ');
+  const tuples = events.map((event) => `(${fields.map((f) => sqlValue(f, event[f.name])).join(',')},${at},${escape(JSON.stringify(event))})`);
   return {
     familySql: `INSERT INTO ${quoteId(family)} (${columns}) VALUES ${tuples.join(',')}`,
-    rawSql: `INSERT INTO \`raw_logs\` (\`family\`, \`log\`, \`_ingested_at\`) VALUES ${raw.join(',')}`,
+    rawSql: '',
   };
 }
 

@@ -63,6 +63,8 @@ export interface EventTuplesOptions extends CoerceEventsOptions {
   suffix?: readonly string[];
   /** Also build each event's raw_logs tuple: `(<event as JSON>,<rawSuffix...>)`. */
   rawSuffix?: readonly string[] | undefined;
+  /** End each typed tuple with the event's JSON text (the family row's `_raw` column), after the suffix. */
+  inlineRaw?: boolean | undefined;
   /**
    * The JSON text the events were parsed from (the REST body): the raw_logs
    * copy is then each event's own text from it (eventSpans), else the event
@@ -101,6 +103,7 @@ export function eventTuples(fields: readonly DeclaredField[], logs: unknown, opt
   const rawTail = `${(opts.rawSuffix ?? []).map((s) => `,${s}`).join('')})`;
   const raw: string[] = [];
   const wantRaw = opts.rawSuffix !== undefined;
+  const inline = opts.inlineRaw === true;
   const digest = opts.digest;
   const text = opts.sourceText;
   // Always scanned when the text is there: the scan also refuses duplicate keys.
@@ -111,11 +114,13 @@ export function eventTuples(fields: readonly DeclaredField[], logs: unknown, opt
     logs,
     coerceToLiteral,
     (cells, event, index) => {
-      if (wantRaw || digest !== undefined) {
-        const json = spans === undefined ? JSON.stringify(event) : (text as string).slice(spans[2 * index], spans[2 * index + 1]);
+      let json: string | undefined;
+      if (wantRaw || inline || digest !== undefined) {
+        json = spans === undefined ? JSON.stringify(event) : (text as string).slice(spans[2 * index], spans[2 * index + 1]);
         if (wantRaw) raw.push(`(${quoteString(json)}${rawTail}`);
         if (digest !== undefined) digest.update(`${json}\n`);
       }
+      if (inline) return `(${[...cells, ...suffix, quoteString(json as string)].join(',')})`;
       return cells.length === 0 ? emptyTuple : `(${cells.join(',')}${typedTail}`;
     },
     opts,

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeclaredField } from '../schema/declared-schema.js';
-import { columnNameKey, INGESTED_AT_COLUMN, RAW_LOGS_TABLE } from '../schema/identifiers.js';
+import { columnNameKey, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
 import { decideOsqueryColumns, osqueryStatusFields, type OsqueryField } from '../schema/osquery-columns.js';
 import { quoteString, sqlLiteral } from '../schema/sql-literal.js';
 import type { StatementParts } from '../shards/write-transaction.js';
@@ -25,6 +25,8 @@ export interface OsqueryFamilyBatch {
   rows: Array<Record<string, OsqueryScalar>>;
   /** One raw copy (JSON text) per record. */
   raws: string[];
+  /** Per row: the raw copy its record stores in that row's `_raw` (the record's first row only), else null. */
+  rowRaws: Array<string | null>;
 }
 
 /**
@@ -37,7 +39,7 @@ export function groupOsqueryRecords(records: readonly OsqueryRecord[], rawOf: (r
     const flat = flattenOsqueryResult(record);
     let batch = batches.get(flat.familyName);
     if (batch === undefined) {
-      batch = { family: flat.familyName, originalName: flat.originalName, fields: [], rows: [], raws: [], byKey: new Map() };
+      batch = { family: flat.familyName, originalName: flat.originalName, fields: [], rows: [], raws: [], rowRaws: [], byKey: new Map() };
       batches.set(flat.familyName, batch);
     }
     const decided =
@@ -51,7 +53,11 @@ export function groupOsqueryRecords(records: readonly OsqueryRecord[], rawOf: (r
         batch.fields.push(field);
       }
     }
+    const raw = rawOf(record);
+    let firstRow = true;
     for (const row of flat.rows) {
+      batch.rowRaws.push(firstRow ? raw : null);
+      firstRow = false;
       // A column spelled with other letter cases by another record of the request goes to the first spelling.
       let renamed: Record<string, OsqueryScalar> | undefined;
       for (const name of Object.keys(row)) {
@@ -64,7 +70,7 @@ export function groupOsqueryRecords(records: readonly OsqueryRecord[], rawOf: (r
       }
       batch.rows.push(renamed ?? row);
     }
-    batch.raws.push(rawOf(record));
+    batch.raws.push(raw);
   }
   return [...batches.values()].map(({ byKey: _byKey, ...batch }) => batch);
 }
@@ -110,17 +116,19 @@ export function buildOsqueryStatements(
     batch.rows,
   );
   const nowLiteral = quoteString(now);
-  const tuples = cells.rows.map((row) => `(${[...row.map(sqlLiteral), nowLiteral].join(',')})`);
-  const familyLiteral = quoteString(family);
-  const raws = rawLogs ? batch.raws.map((raw) => `(${quoteString(raw)},${familyLiteral},${nowLiteral})`) : [];
+  // The raw copy is the `_raw` column of its record's first row (raw_logs is a view over it): one INSERT.
+  // A record without rows (an empty snapshot) has no row to hold its raw copy, so it keeps none.
+  const tuples = cells.rows.map(
+    (row, i) => {
+      const raw = batch.rowRaws[i] ?? null;
+      return `(${[...row.map(sqlLiteral), nowLiteral, ...(rawLogs ? [raw === null ? 'NULL' : quoteString(raw)] : [])].join(',')})`;
+    },
+  );
   const hash = createHash('sha256').update(`${JSON.stringify([family, columns])}\n`);
   for (const raw of batch.raws) hash.update(`${raw}\n`);
   return {
     columns,
-    statements: [
-      ...buildInsertStatements(family, [...columns.map((c) => c.name), INGESTED_AT_COLUMN], tuples),
-      ...buildInsertStatements(RAW_LOGS_TABLE, ['log', 'family', INGESTED_AT_COLUMN], raws),
-    ],
+    statements: buildInsertStatements(family, [...columns.map((c) => c.name), INGESTED_AT_COLUMN, ...(rawLogs ? [RAW_COLUMN] : [])], tuples),
     contentHash: hash.digest('hex'),
     notes: cells.notes,
   };

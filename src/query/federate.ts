@@ -14,7 +14,7 @@
 import { escape } from 'mysql2';
 import { AppError, isAppError } from '../errors/app-error.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
-import { RAW_LOGS_TABLE, INGESTED_AT_COLUMN, quoteIdentifier } from '../schema/identifiers.js';
+import { LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../schema/identifiers.js';
 import { rawLogsTableSql } from '../schema/internal-tables.js';
 import { quoteString } from '../schema/sql-literal.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
@@ -202,22 +202,42 @@ async function stageFamily(staging: Staging, family: string, shard: string, sql:
 /**
  * Builds a TEMPORARY raw_logs holding the target's own rows and every other
  * listed shard's rows (schema/internal-tables.ts defines its shape). The
- * target's own rows count against the row budget too.
+ * target's own rows count against the row budget too. On a shard raw_logs
+ * is a view over its family tables' `_raw` (shards/raw-logs-view.ts) whose
+ * ids repeat across families, so another shard's rows are copied branch by
+ * branch, each by its own primary key.
  */
 async function stageRawLogs(staging: Staging, sources: readonly string[]): Promise<void> {
-  const at = quoteIdentifier(INGESTED_AT_COLUMN);
   await onTarget(staging, rawLogsTableSql({ name: STAGED_RAW_LOGS, staged: { engine: staging.flavor === 'mariadb' ? 'Aria' : 'InnoDB' } }));
   // One row past the budget is enough to know it is exceeded.
   const local = await onTarget(
     staging,
-    `INSERT INTO ${STAGED_RAW_LOGS} (id, family, log, ${at}) SELECT id, family, log, ${at} FROM raw_logs LIMIT ${staging.budget.remaining + 1}`,
+    `INSERT INTO ${STAGED_RAW_LOGS} (id, family, log) SELECT id, family, log FROM raw_logs LIMIT ${staging.budget.remaining + 1}`,
   );
   charge(staging.budget, local.affectedRows);
+  const raw = quoteIdentifier(RAW_COLUMN);
   for (const shard of sources) {
     await staging.manager.withReader(
       shard,
       undefined,
-      (source) => copyRows(staging, source, RAW_LOGS_TABLE, STAGED_RAW_LOGS, ['id', 'family', 'log', INGESTED_AT_COLUMN]),
+      async (source) => {
+        const tables = await fetchRawRows(
+          source,
+          `SELECT c.TABLE_NAME FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
+              ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+            WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+              AND (c.COLUMN_NAME = ${escape(RAW_COLUMN)} OR (c.TABLE_NAME = ${escape(LEGACY_RAW_LOGS_TABLE)} AND c.COLUMN_NAME = 'log'))
+            ORDER BY c.TABLE_NAME`,
+        );
+        for (const [name] of tables) {
+          const table = String(name);
+          const from =
+            table === LEGACY_RAW_LOGS_TABLE
+              ? { list: 'id, family, log', table, where: null }
+              : { list: `id, ${escape(table)}, ${raw}`, table, where: `${raw} IS NOT NULL` };
+          await copyRows(staging, source, table, STAGED_RAW_LOGS, ['id', 'family', 'log'], from);
+        }
+      },
       staging.signal,
     );
   }
@@ -250,10 +270,22 @@ async function columnNames(connection: PooledConnection, table: string): Promise
  * max_allowed_packet (and INSERT_MAX_BYTES). QUERY_TOO_LARGE for a row that
  * fits no packet of the target.
  */
-async function copyRows(staging: Staging, source: PooledConnection, table: string, destTable: string, columns: readonly string[]): Promise<void> {
+async function copyRows(
+  staging: Staging,
+  source: PooledConnection,
+  table: string,
+  destTable: string,
+  columns: readonly string[],
+  from?: { list: string; where: string | null },
+): Promise<void> {
   const list = columns.map(quoteIdentifier).join(', ');
+  const selectList = from?.list ?? list;
+  const where = (afterId: string | null): string => {
+    const terms = [...(from?.where == null ? [] : [from.where]), ...(afterId === null ? [] : [`id > ${escape(afterId)}`])];
+    return terms.length === 0 ? '' : ` WHERE ${terms.join(' AND ')}`;
+  };
   const page = (afterId: string | null, limit: number): Promise<Array<Array<string | null>>> =>
-    fetchRawRows(source, `SELECT ${list} FROM ${quoteIdentifier(table)}${afterId === null ? '' : ` WHERE id > ${escape(afterId)}`} ORDER BY id LIMIT ${limit}`);
+    fetchRawRows(source, `SELECT ${selectList} FROM ${quoteIdentifier(table)}${where(afterId)} ORDER BY id LIMIT ${limit}`);
   const head = `INSERT INTO ${quoteIdentifier(destTable)} (${list}) VALUES `;
   const headBytes = Buffer.byteLength(head);
   const packetBytes = staging.maxAllowedPacket - PACKET_SLACK_BYTES;

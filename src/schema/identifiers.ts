@@ -18,8 +18,14 @@ export const ID_COLUMN = 'id';
 /** Internal ingestion time used by retention; INVISIBLE where the server supports it. */
 export const INGESTED_AT_COLUMN = '_ingested_at';
 
+/** The event's own JSON text in its family row (INVISIBLE); raw_logs is a view over it (docs/design.md). */
+export const RAW_COLUMN = '_raw';
+
+/** The raw_logs table of shards bootstrapped by older gateways, renamed and kept as one branch of the raw_logs view. */
+export const LEGACY_RAW_LOGS_TABLE = 'databalancer_raw_logs_legacy';
+
 /** Field names a schema may not declare (compared with {@link columnNameKey}). */
-export const RESERVED_FIELD_NAMES: readonly string[] = Object.freeze([ID_COLUMN, INGESTED_AT_COLUMN]);
+export const RESERVED_FIELD_NAMES: readonly string[] = Object.freeze([ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN]);
 
 /** MySQL's identifier length limit, in characters. */
 export const MAX_IDENTIFIER_CHARS = 64;

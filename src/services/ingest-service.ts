@@ -12,7 +12,7 @@ import { idempotencyCutoff, recordKeySql, type IdempotencyEntry } from '../shard
 import type { Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
-import { validateFamilyName, RAW_LOGS_TABLE, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
+import { validateFamilyName, RAW_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
 import { parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
 import { eventTuples } from '../ingest/event-literals.js';
 import { quoteString } from '../schema/sql-literal.js';
@@ -123,7 +123,7 @@ export class IngestService {
     const digest = idempotencyKey === undefined ? undefined : createHash('sha256').update(`${JSON.stringify([family, fields])}\n`);
     const tuples = eventTuples(fields, request.logs, {
       suffix: [nowLiteral],
-      rawSuffix: this.options.rawLogs ? [quoteString(family), nowLiteral] : undefined,
+      inlineRaw: this.options.rawLogs,
       sourceText: request.sourceText,
       sourceSpans,
       digest,
@@ -136,10 +136,12 @@ export class IngestService {
       now,
       idempotencyKey,
       requestHash: digest?.digest('hex'),
-      statements: [
-        ...buildInsertStatements(family, [...fields.map((f) => f.name), INGESTED_AT_COLUMN], tuples.typed),
-        ...buildInsertStatements(RAW_LOGS_TABLE, ['log', 'family', INGESTED_AT_COLUMN], tuples.raw),
-      ],
+      // One INSERT: the raw copy is the row's `_raw` column (raw_logs is a view over it).
+      statements: buildInsertStatements(
+        family,
+        [...fields.map((f) => f.name), INGESTED_AT_COLUMN, ...(this.options.rawLogs ? [RAW_COLUMN] : [])],
+        tuples.typed,
+      ),
     };
   }
 

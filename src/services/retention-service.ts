@@ -308,6 +308,9 @@ export class RetentionService {
     let deleted = 0;
     let deletedRaw = 0;
     let complete = true;
+    // A walk of the primary key from id 0; one that took more than one batch is followed by sweeps from 0
+    // until one batch (one snapshot over the whole table) finds little enough to end (purge-batch.ts, exactness).
+    let afterId = '0';
     for (let first = true; ; first = false) {
       if (!first && control.continueBatch !== undefined && !(await control.continueBatch())) {
         complete = false;
@@ -315,7 +318,7 @@ export class RetentionService {
       }
       let result;
       try {
-        result = await manager.deletePurgeBatch(shard, { family, cutoffSql: cutoff.sql, batchSize });
+        result = await manager.deletePurgeBatch(shard, { family, cutoffSql: cutoff.sql, batchSize, afterId });
       } catch (error) {
         // A placed family whose table was never created (placed by an older gateway whose first ingest failed) holds nothing.
         if (isNoSuchTableError(error)) break;
@@ -323,7 +326,12 @@ export class RetentionService {
       }
       deleted += result.deleted;
       deletedRaw += result.deletedRaw;
-      if (result.last) break;
+      if (result.last) {
+        if (afterId === '0') break;
+        afterId = '0';
+      } else {
+        afterId = result.lastId;
+      }
     }
     const outcome: PurgeOutcome = {
       family,

@@ -1,72 +1,72 @@
 /**
  * One batch of a purge on a shard: a family's events ingested before a
- * cut-off, deleted from the family table and from raw_logs in ONE
- * transaction, so that a crash at any moment (the gateway's or the server's)
- * leaves both tables holding the same events.
+ * cut-off, deleted from the family table in ONE transaction. The raw copy of
+ * an event is its row's `_raw` column (raw_logs is a view over the family
+ * tables, shards/raw-logs-view.ts), so it goes with the row: nothing to pair.
+ * Raw copies written by older gateways live in the legacy table
+ * (databalancer_raw_logs_legacy, the renamed raw_logs); each batch also
+ * deletes up to `batchSize` of the family's legacy rows before the cut-off,
+ * by that table's (family, `_ingested_at`) index.
  *
- * How raw rows map to family rows: there is no stored link (raw_logs has no
- * family-row id), but ingest writes a request's typed rows and their raw
- * copies in one transaction, with the same `_ingested_at` (the request's
- * time) and in the same order (event order; auto-increment ids grow within
- * a transaction). So a batch is cut by ingestion time, then by rank:
+ * How rows are found: family tables have no index on `_ingested_at`
+ * (keeping one costs every insert; docs/performance.md), so a purge walks the
+ * primary key. Each batch reads, in a consistent snapshot,
+ * `SELECT id FROM fam WHERE id > after AND _ingested_at < cutoff ORDER BY id
+ * LIMIT batchSize` (a primary-key range scan from the previous batch's last
+ * id), then deletes exactly those ids, repeating `_ingested_at < cutoff`.
+ * Deleting by id takes record locks on rows nobody else writes (events are
+ * never updated), never next-key locks at the end of the table, so ingest is
+ * not blocked.
  *
- * - the `batchSize`-th oldest row before the cut-off has time `T`;
- * - the batch deletes every family row and every raw row of the family
- *   older than `T` (the same events: whole requests), and the first `k`
- *   rows at `T` by id of each table, `k` being what is left of `batchSize`
- *   (the first `k` events of the request at `T`, in both tables);
- * - when fewer than `batchSize` rows are left before the cut-off, the batch
- *   deletes all of them, in both tables: the last batch.
+ * Exactness, decided: `_ingested_at` is the gateway's clock when it prepared
+ * the request, so on a shard ids and times need not agree in order (clock
+ * skew between gateways, a request prepared earlier reaching its INSERT
+ * later). Therefore no id is ever taken as a time bound:
+ * - events at or after the cut-off are never deleted: every SELECT and
+ *   DELETE carries `_ingested_at < cutoff`;
+ * - all older events are deleted: the walk covers every id. A row that
+ *   commits during the walk with an old time and an id below the walk's
+ *   position would be passed over, so when the walk reaches the end the
+ *   purge sweeps again from id 0 (retention-service.ts): it finishes only
+ *   with a batch that scanned the whole table in one snapshot and found fewer
+ *   than `batchSize` rows before the cut-off, deleting them all. That is the
+ *   guarantee an answer can give: nothing older than the cut-off is left
+ *   that the final snapshot saw; an ingest still uncommitted then (prepared
+ *   before the cut-off and slower than the purge) is taken by the next purge
+ *   or retention run. A walk that starts at id 0 and ends in its first batch
+ *   is that final sweep already.
+ * The cost is one extra primary-key scan per purge, cheaper than an index
+ * maintained on every insert.
  *
- * So after each committed batch both tables hold the same events, and
- * exactly `batchSize` family rows go per batch however large one request
- * was. (Two requests of one family in the same microsecond could interleave
- * their ids; a batch splitting that group still takes as many raw copies as
- * rows, and the whole group goes by the next batch at the latest.)
- *
- * Why the batch reads in a consistent snapshot: both SELECTs (family ids and
- * raw ids) see the same committed ingests, so an ingest committing in
- * between (a request whose time is before the bound but that committed late)
- * is either in both lists or in neither; it is then purged by a later batch.
  * The transaction is REPEATABLE READ whatever the session's default, with
  * the snapshot taken at START TRANSACTION.
- *
- * Why ids, then DELETE by primary key: the SELECTs are plain consistent
- * reads (no locks), and deleting exactly those ids takes record locks on
- * rows nobody else writes (events are never updated). A range DELETE over
- * `_ingested_at` would instead take InnoDB next-key locks up to the first
- * row at or after the bound, and when no such row exists that includes the
- * supremum record, which blocks concurrent inserts at the end of the index
- * for the whole statement. The bound is repeated in the DELETEs so nothing
- * ingested at or after it can go, whatever happened in between.
- *
- * Exactness: `T` is before the cut-off and every DELETE repeats
- * `_ingested_at <= T` (`< cut-off` for the last batch), so events ingested
- * at or after the cut-off are never deleted; the last batch deletes
- * everything older that its snapshot sees.
  */
 import type { Knex } from 'knex';
 import type { QueryError } from 'mysql2';
-import { INGESTED_AT_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../schema/identifiers.js';
+import { INGESTED_AT_COLUMN, LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, quoteIdentifier } from '../schema/identifiers.js';
 import { withConnection, type PooledConnection } from './connection.js';
 
 /** What one batch should delete. */
 export interface PurgeBatch {
-  /** The family whose events go: from its own table and from raw_logs. */
+  /** The family whose events go (their raw copies with them, and its legacy raw rows). */
   family: string;
   /** Events with `_ingested_at` strictly before this DATETIME(6) text (UTC) go. */
   cutoffSql: string;
-  /** Family rows per batch (and as many raw copies). */
+  /** Family rows per batch (and at most as many legacy raw rows). */
   batchSize: number;
+  /** The walk's position: only ids above it are read (decimal text; '0' to start, or to sweep). Default '0'. */
+  afterId?: string;
 }
 
 /** What one batch did. */
 export interface PurgeBatchResult {
   /** Family rows deleted (fewer than found when a concurrent purge won some). */
   deleted: number;
-  /** raw_logs rows of the family deleted. */
+  /** Raw copies deleted: the deleted rows that held one, plus legacy raw rows. */
   deletedRaw: number;
-  /** True when this batch reached the cut-off: nothing older than it was left in its snapshot. */
+  /** The last id this batch read: the next batch's `afterId`. */
+  lastId: string;
+  /** True when the walk reached the end: fewer than batchSize rows (and legacy rows) before the cut-off were left after `afterId`. */
   last: boolean;
 }
 
@@ -86,6 +86,10 @@ async function deleteIds(connection: PooledConnection, table: string, ids: reado
   return result.affectedRows;
 }
 
+function errno(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? ((error as { errno?: number }).errno ?? undefined) : undefined;
+}
+
 /**
  * Runs one batch, in one transaction on a connection of `knex`. Throws the
  * driver's error (ER_NO_SUCH_TABLE when the family table does not exist);
@@ -93,44 +97,47 @@ async function deleteIds(connection: PooledConnection, table: string, ids: reado
  */
 export async function deletePurgeBatch(knex: Knex, batch: PurgeBatch): Promise<PurgeBatchResult> {
   const family = quoteIdentifier(batch.family);
-  const raw = quoteIdentifier(RAW_LOGS_TABLE);
+  const legacy = quoteIdentifier(LEGACY_RAW_LOGS_TABLE);
   const at = quoteIdentifier(INGESTED_AT_COLUMN);
+  const after = batch.afterId ?? '0';
   return withConnection(knex, async (connection) => {
     await query(connection, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await query(connection, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
     try {
-      // The time of the batchSize-th oldest row before the cut-off, as text (a Date would lose the microseconds).
-      const [edge] = (await query(
-        connection,
-        `SELECT DATE_FORMAT(${at}, '%Y-%m-%d %H:%i:%s.%f') AS t FROM ${family} WHERE ${at} < ? ORDER BY ${at} LIMIT 1 OFFSET ?`,
-        [batch.cutoffSql, Math.max(0, batch.batchSize - 1)],
-      )) as Array<{ t: string }>;
-      const ids = async (table: string, filter: string, bindings: readonly unknown[]): Promise<unknown[]> =>
-        ((await query(connection, `SELECT id FROM ${table} WHERE ${filter}`, bindings)) as Array<{ id: unknown }>).map((row) => row.id);
-      let familyIds: unknown[];
-      let rawIds: unknown[];
-      let bound: string;
-      let where: string;
-      if (edge === undefined) {
-        bound = batch.cutoffSql;
-        where = `${at} < ?`;
-        familyIds = await ids(family, where, [bound]);
-        rawIds = await ids(raw, `family = ? AND ${where}`, [batch.family, bound]);
-      } else {
-        bound = edge.t;
-        where = `${at} <= ?`;
-        const older = await ids(family, `${at} < ?`, [bound]);
-        const k = batch.batchSize - older.length;
-        familyIds = [...older, ...(await ids(family, `${at} = ? ORDER BY id LIMIT ?`, [bound, k]))];
-        rawIds = [
-          ...(await ids(raw, `family = ? AND ${at} < ?`, [batch.family, bound])),
-          ...(await ids(raw, `family = ? AND ${at} = ? ORDER BY id LIMIT ?`, [batch.family, bound, k])),
-        ];
+      const select = (rawFlag: string): Promise<unknown> =>
+        query(
+          connection,
+          `SELECT CAST(id AS CHAR) AS id, ${rawFlag} AS r FROM ${family} WHERE id > ? AND ${at} < ? ORDER BY id LIMIT ?`,
+          [after, batch.cutoffSql, batch.batchSize],
+        );
+      let found: Array<{ id: string; r: number | string | null }>;
+      try {
+        found = (await select(`${quoteIdentifier(RAW_COLUMN)} IS NOT NULL`)) as typeof found;
+      } catch (error) {
+        // A table of an older gateway not yet given `_raw` (it gets it at its next ingest): its raw copies are legacy rows.
+        if (errno(error) !== 1054) throw error;
+        found = (await select('0')) as typeof found;
       }
-      const deleted = await deleteIds(connection, family, familyIds, where, [bound]);
-      const deletedRaw = await deleteIds(connection, raw, rawIds, `family = ? AND ${where}`, [batch.family, bound]);
+      const withRaw = found.filter((row) => Number(row.r) === 1).map((row) => row.id);
+      const without = found.filter((row) => Number(row.r) !== 1).map((row) => row.id);
+      const rawDeleted = await deleteIds(connection, family, withRaw, `${at} < ?`, [batch.cutoffSql]);
+      const deleted = rawDeleted + (await deleteIds(connection, family, without, `${at} < ?`, [batch.cutoffSql]));
+      let legacyFound = 0;
+      let legacyDeleted = 0;
+      try {
+        const ids = ((await query(connection, `SELECT id FROM ${legacy} WHERE family = ? AND ${at} < ? ORDER BY family, ${at} LIMIT ?`, [
+          batch.family,
+          batch.cutoffSql,
+          batch.batchSize,
+        ])) as Array<{ id: unknown }>).map((row) => row.id);
+        legacyFound = ids.length;
+        legacyDeleted = await deleteIds(connection, legacy, ids, `family = ? AND ${at} < ?`, [batch.family, batch.cutoffSql]);
+      } catch (error) {
+        if (errno(error) !== 1146) throw error; // no legacy table on this shard
+      }
       await query(connection, 'COMMIT');
-      return { deleted, deletedRaw, last: edge === undefined };
+      const lastId = found.length === 0 ? after : (found[found.length - 1] as { id: string }).id;
+      return { deleted, deletedRaw: rawDeleted + legacyDeleted, lastId, last: found.length < batch.batchSize && legacyFound < batch.batchSize };
     } catch (error) {
       await query(connection, 'ROLLBACK').catch(() => undefined);
       throw error;

@@ -13,8 +13,9 @@ import { AppError } from '../errors/app-error.js';
 import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
-import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
-import { addColumnsSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
+import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
+import { refreshRawLogsView } from './raw-logs-view.js';
+import { addColumnsSql, addRawColumnSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
 import type { Catalog, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
 import type { ServerInfo, ShardPool } from './shard-pool.js';
@@ -61,6 +62,8 @@ export class ShardManager {
   private readonly placementCache = new Map<string, string>();
   /** family -> declared fields known to exist as columns; only ever grows. */
   private readonly columnCache = new Map<string, DeclaredField[]>();
+  /** Families whose table this process has seen with its `_raw` column (tables of older gateways get it at first use). */
+  private readonly rawColumnReady = new Set<string>();
 
   constructor(options: ShardManagerOptions) {
     this.pools = new Map(options.shards.map((pool) => [pool.id, pool]));
@@ -233,6 +236,7 @@ export class ShardManager {
     const placed = known === undefined ? await this.placeFamily(family, requested) : undefined;
     if (placed?.ready !== undefined) return placed.ready;
     const shard = known ?? (placed as { shard: string }).shard;
+    if (known !== undefined) await this.ensureRawColumn(shard, family);
     const cached = this.columnCache.get(family);
     if (cached !== undefined) {
       const { merged, added } = mergeSchemas(cached, requested, this.maxColumns);
@@ -270,6 +274,7 @@ export class ShardManager {
     }
     const shard = known ?? (await this.shardOf(family));
     if (shard === undefined) throw new Error(`family ${family} has no placement after placing it`);
+    if (known !== undefined) await this.ensureRawColumn(shard, family);
     const newFields = (stored: readonly DeclaredField[]): DeclaredField[] => {
       const keys = new Set(stored.map((f) => columnNameKey(f.name)));
       const fresh = new Map<string, DeclaredField>();
@@ -323,7 +328,7 @@ export class ShardManager {
           continue;
         }
         const type = declaredTypeOfColumn({ dataType: column.dataType, columnType: column.columnType, checkJson: column.dataType.toLowerCase() === 'longtext' });
-        if (type === undefined || column.name === ID_COLUMN || column.name === INGESTED_AT_COLUMN) {
+        if (type === undefined || column.name === ID_COLUMN || column.name === INGESTED_AT_COLUMN || column.name === RAW_COLUMN) {
           throw new AppError(
             'INVALID_FIELD_NAME',
             `field "${field.name}" of log family "${family}" is the column "${column.name}", which the gateway does not write (${column.columnType}); rename the field`,
@@ -441,6 +446,26 @@ export class ShardManager {
   }
 
   /**
+   * Once per family and process: a table created by an older gateway has no
+   * `_raw` column, which every INSERT now writes; it is added (under the
+   * family's lock, evolveTable) and the shard's raw_logs view replaced.
+   * A family whose table does not exist yet is left to evolveTable.
+   */
+  private async ensureRawColumn(shard: string, family: string): Promise<void> {
+    if (this.rawColumnReady.has(family)) return;
+    await this.withShard(shard, family, async (pool) => {
+      const rows = (await pool.writer.raw(
+        'SELECT COUNT(*) AS tables, SUM(c.COLUMN_NAME = ?) AS raws FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?',
+        [RAW_COLUMN, pool.config.database, family],
+      )) as unknown as [Array<{ tables: number | string; raws: number | string | null }>];
+      const row = rows[0][0];
+      if (Number(row?.tables ?? 0) === 0) return;
+      if (Number(row?.raws ?? 0) === 0) await this.evolveTable(pool, family, []);
+      this.rawColumnReady.add(family);
+    });
+  }
+
+  /**
    * Under the family's GET_LOCK on its shard: CREATE TABLE IF NOT EXISTS, add
    * missing columns, verify every column's type through information_schema.
    * The caller then records the schema in the catalog. Each step is safe to re-run.
@@ -465,6 +490,12 @@ export class ShardManager {
         );
       }
       try {
+        const [before] = (await raw(
+          `SELECT COUNT(*) AS tables, (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?) AS raws
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+          [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
+        )) as [Array<{ tables: number | string; raws: number | string }>];
+        const existed = Number(before[0]?.tables ?? 0) > 0;
         await raw(createFamilyTableSql(family, wanted));
         const missing = await this.checkColumns(raw, pool, family, wanted);
         if (missing === undefined) {
@@ -483,6 +514,20 @@ export class ShardManager {
           const stillMissing = (await this.checkColumns(raw, pool, family, wanted)) ?? wanted;
           if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
           this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
+        }
+        let addedRaw = false;
+        if (existed && Number(before[0]?.raws ?? 0) === 0) {
+          // A table of an older gateway: its raw copies were in the raw_logs table (now the legacy branch of the view).
+          try {
+            await raw(addRawColumnSql(family));
+            addedRaw = true;
+          } catch (error) {
+            if (!isDuplicateColumnError(error)) throw error;
+          }
+        }
+        // Before the caller records the placement: a placed family is always in its shard's raw_logs view.
+        if (!existed || addedRaw) {
+          await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
         }
       } finally {
         await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
@@ -519,7 +564,7 @@ export class ShardManager {
     )) as [ColumnInfoRow[]];
     const existing = new Map<string, ColumnInfoRow>();
     for (const row of rows) {
-      if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN) continue;
+      if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN || row.name === RAW_COLUMN) continue;
       existing.set(row.name.toLowerCase(), row);
     }
     const missing: DeclaredField[] = [];

@@ -19,7 +19,8 @@ import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
 import { destroyConnection, guardStatements, withTimeout, type ThreadKiller } from './connection.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
-import { SHARD_IDENTITY_TABLE, idempotencyTableSql, rawLogsTableSql, shardIdentityTableSql } from '../schema/internal-tables.js';
+import { SHARD_IDENTITY_TABLE, idempotencyTableSql, shardIdentityTableSql } from '../schema/internal-tables.js';
+import { refreshRawLogsView } from './raw-logs-view.js';
 import { addRequestHashColumn } from './idempotency-store.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
 
@@ -358,7 +359,7 @@ export class ShardPool {
   }
 
   private async createShardTables(connection: mysql.Connection): Promise<void> {
-    await connection.query(rawLogsTableSql());
+    await refreshRawLogsView((sql, values) => connection.query(sql, values as unknown[]), this.config.database, Math.max(1, Math.ceil(this.writeTimeoutMs / 1000)));
     await connection.query(idempotencyTableSql());
     await addRequestHashColumn((sql, values) => connection.query(sql, values));
     await this.recordIdentity(connection);

@@ -39,7 +39,7 @@ describe('POST /api/log/{family} without a schema', () => {
     const first = await api(gateway, 'POST', `/api/log/${family}`, ndjson, { 'content-type': 'application/x-ndjson' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toMatchObject({ family, ingested: 2 });
-    expect(await columnTypes(family)).toEqual({ id: 'bigint', user: 'text', n: 'double', ok: 'tinyint', meta: expect.stringMatching(/^(json|longtext)$/), _ingested_at: 'datetime' });
+    expect(await columnTypes(family)).toEqual({ id: 'bigint', user: 'text', n: 'double', ok: 'tinyint', meta: expect.stringMatching(/^(json|longtext)$/), _ingested_at: 'datetime', _raw: 'longtext' });
 
     // A JSON array: a new field, the stored ones keep their types (7 is stored in the float column).
     const second = await api(gateway, 'POST', `/api/log/${family}`, [{ user: 'cy', n: 7, extra: 'x' }]);

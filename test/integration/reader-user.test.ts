@@ -20,7 +20,7 @@ const READER = { user: `ro_${suffix}`, password: `ro-${randomBytes(8).toString('
 const HOSTS = ['%', 'localhost', '127.0.0.1'];
 
 /** The grants docs/security.md lists for the gateway's own user (ingest, writer and catalog sessions). */
-const WRITER_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, CREATE TEMPORARY TABLES';
+const WRITER_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, CREATE TEMPORARY TABLES, CREATE VIEW, DROP';
 
 let gateway: TestGateway;
 

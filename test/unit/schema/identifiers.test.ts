@@ -20,7 +20,7 @@ describe('constants', () => {
     expect(INTERNAL_PREFIX).toBe('databalancer_');
     expect(ID_COLUMN).toBe('id');
     expect(INGESTED_AT_COLUMN).toBe('_ingested_at');
-    expect(RESERVED_FIELD_NAMES).toEqual(['id', '_ingested_at']);
+    expect(RESERVED_FIELD_NAMES).toEqual(['id', '_ingested_at', '_raw']);
   });
 });
 
