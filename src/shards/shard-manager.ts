@@ -358,6 +358,8 @@ export class ShardManager {
     const knex = pool.writer;
     const connection: unknown = await knex.client.acquireConnection();
     const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+    // Without bindings the text goes to the server untouched: knex would take a
+    // `?` inside a quoted field name (`what?`) for a placeholder.
     const raw = (sql: string, bindings: readonly Knex.Value[] = []): Promise<unknown> =>
       (bindings.length === 0 ? knex.raw(sql) : knex.raw(sql, bindings)).connection(connection) as unknown as Promise<unknown>;
     try {
@@ -473,68 +475,47 @@ export class ShardManager {
    * keeps two processes from racing on one table.
    */
   private async evolveTable(pool: ShardPool, family: string, wanted: readonly DeclaredField[]): Promise<void> {
-    const knex = pool.writer;
-    const connection: unknown = await knex.client.acquireConnection();
-    const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
-    // Without bindings the text goes to the server untouched: knex would take a
-    // `?` inside a quoted field name (`what?`) for a placeholder.
-    const raw = (sql: string, bindings: readonly Knex.Value[] = []): Promise<unknown> =>
-      (bindings.length === 0 ? knex.raw(sql) : knex.raw(sql, bindings)).connection(connection) as unknown as Promise<unknown>;
-    try {
-      const [lockRows] = (await raw('SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds])) as [Array<{ ok: number | null }>];
-      if (lockRows[0]?.ok !== 1) {
+    await this.underFamilyLock(pool, family, async (raw) => {
+      const [before] = (await raw(
+        `SELECT COUNT(*) AS tables, (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?) AS raws
+           FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+        [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
+      )) as [Array<{ tables: number | string; raws: number | string }>];
+      const existed = Number(before[0]?.tables ?? 0) > 0;
+      await raw(createFamilyTableSql(family, wanted));
+      const missing = await this.checkColumns(raw, pool, family, wanted);
+      if (missing === undefined) {
         throw new AppError(
-          'SHARD_UNAVAILABLE',
-          `timed out after ${this.ddlLockTimeoutSeconds}s waiting for another gateway's schema change on "${family}"; retry`,
-          { shard: pool.id, family },
+          'INVALID_FAMILY_NAME',
+          `"${family}" names something on shard "${pool.id}" that is not a table (a view, a sequence or an engine-provided table such as seq_1_to_10); choose another family name`,
+          { family, shard: pool.id },
         );
       }
-      try {
-        const [before] = (await raw(
-          `SELECT COUNT(*) AS tables, (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?) AS raws
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
-          [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
-        )) as [Array<{ tables: number | string; raws: number | string }>];
-        const existed = Number(before[0]?.tables ?? 0) > 0;
-        await raw(createFamilyTableSql(family, wanted));
-        const missing = await this.checkColumns(raw, pool, family, wanted);
-        if (missing === undefined) {
-          throw new AppError(
-            'INVALID_FAMILY_NAME',
-            `"${family}" names something on shard "${pool.id}" that is not a table (a view, a sequence or an engine-provided table such as seq_1_to_10); choose another family name`,
-            { family, shard: pool.id },
-          );
+      if (missing.length > 0) {
+        try {
+          await raw(addColumnsSql(family, missing));
+        } catch (error) {
+          if (!isDuplicateColumnError(error)) throw error;
         }
-        if (missing.length > 0) {
-          try {
-            await raw(addColumnsSql(family, missing));
-          } catch (error) {
-            if (!isDuplicateColumnError(error)) throw error;
-          }
-          const stillMissing = (await this.checkColumns(raw, pool, family, wanted)) ?? wanted;
-          if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
-          this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
-        }
-        let addedRaw = false;
-        if (existed && Number(before[0]?.raws ?? 0) === 0) {
-          // A table of an older gateway: its raw copies were in the raw_logs table (now the legacy branch of the view).
-          try {
-            await raw(addRawColumnSql(family));
-            addedRaw = true;
-          } catch (error) {
-            if (!isDuplicateColumnError(error)) throw error;
-          }
-        }
-        // Before the caller records the placement: a placed family is always in its shard's raw_logs view.
-        if (!existed || addedRaw) {
-          await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
-        }
-      } finally {
-        await raw('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+        const stillMissing = (await this.checkColumns(raw, pool, family, wanted)) ?? wanted;
+        if (stillMissing.length > 0) throw new Error(`columns ${stillMissing.map((f) => f.name).join(', ')} missing after ALTER`);
+        this.logger.info({ family, shard: pool.id, added: missing.map((f) => f.name) }, 'family columns added');
       }
-    } finally {
-      await knex.client.releaseConnection(connection);
-    }
+      let addedRaw = false;
+      if (existed && Number(before[0]?.raws ?? 0) === 0) {
+        // A table of an older gateway: its raw copies were in the raw_logs table (now the legacy branch of the view).
+        try {
+          await raw(addRawColumnSql(family));
+          addedRaw = true;
+        } catch (error) {
+          if (!isDuplicateColumnError(error)) throw error;
+        }
+      }
+      // Before the caller records the placement: a placed family is always in its shard's raw_logs view.
+      if (!existed || addedRaw) {
+        await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
+      }
+    });
   }
 
   /**
