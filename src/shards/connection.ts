@@ -11,6 +11,8 @@
  */
 import type { Knex } from 'knex';
 import type { Connection, QueryError } from 'mysql2';
+import mysql from 'mysql2/promise';
+import type { ShardConfig } from '../config/config.js';
 import { noAnswerError } from '../errors/mysql-errors.js';
 
 /** A raw mysql2 connection taken from a knex pool. */
@@ -207,4 +209,19 @@ export function withTimeout<T>(promise: PromiseLike<T>, ms: number): Promise<T> 
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A connection of its own to the server of `config`, outside every pool and
+ * with no database selected, for bootstrap, side statements (KILL) and
+ * reading a shard's recorded identity. The caller ends it.
+ */
+export function openServerConnection(config: ShardConfig, connectTimeoutMs: number): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    connectTimeout: connectTimeoutMs,
+  });
 }

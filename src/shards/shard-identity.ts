@@ -11,7 +11,8 @@
  * (it is another shard's database, or the shard was renamed).
  * A shard that cannot be reached at start keeps its address id.
  */
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { openServerConnection } from './connection.js';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
@@ -85,13 +86,7 @@ export function reconcileShardIds(
 export async function readRecordedIdentity(shard: ShardConfig, timeoutMs: number): Promise<RecordedIdentity> {
   let connection: mysql.Connection | undefined;
   try {
-    connection = await mysql.createConnection({
-      host: shard.host,
-      port: shard.port,
-      user: shard.user,
-      password: shard.password,
-      connectTimeout: timeoutMs,
-    });
+    connection = await openServerConnection(shard, timeoutMs);
     const [rows] = (await connection.query(
       `SELECT shard_id FROM ${quoteIdentifier(shard.database)}.${SHARD_IDENTITY_TABLE} WHERE singleton = 1`,
     )) as unknown as [Array<{ shard_id: string }>];

@@ -13,11 +13,11 @@
  * It must not decide placement or know about families.
  */
 import knexFactory, { type Knex } from 'knex';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
-import { destroyConnection, guardStatements, withTimeout, type ThreadKiller } from './connection.js';
+import { destroyConnection, guardStatements, openServerConnection, withTimeout, type ThreadKiller } from './connection.js';
 import { quoteIdentifier } from '../schema/identifiers.js';
 import { SHARD_IDENTITY_TABLE, idempotencyTableSql, shardIdentityTableSql } from '../schema/internal-tables.js';
 import { refreshRawLogsView } from './raw-logs-view.js';
@@ -140,13 +140,7 @@ function coreOf(connection: mysql.Connection): unknown {
 export async function killThread(config: ShardConfig, threadId: number, logger: Logger): Promise<void> {
   let connection: mysql.Connection | undefined;
   try {
-    connection = await mysql.createConnection({
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      password: config.password,
-      connectTimeout: KILL_CONNECT_TIMEOUT_MS,
-    });
+    connection = await openServerConnection(config, KILL_CONNECT_TIMEOUT_MS);
     await withTimeout(connection.query(`KILL CONNECTION ${Math.trunc(threadId)}`), KILL_CONNECT_TIMEOUT_MS);
   } catch (error) {
     // ER_NO_SUCH_THREAD: it had already ended.
@@ -330,13 +324,7 @@ export class ShardPool {
   }
 
   private async bootstrap(): Promise<ServerInfo> {
-    const connection = await mysql.createConnection({
-      host: this.config.host,
-      port: this.config.port,
-      user: this.config.user,
-      password: this.config.password,
-      connectTimeout: 5000,
-    });
+    const connection = await openServerConnection(this.config, 5000);
     // A server that hangs after accepting the connection must not hold every request that waits for the bootstrap.
     const deadline = setTimeout(() => destroyConnection(coreOf(connection)), this.writeTimeoutMs);
     try {
