@@ -84,8 +84,12 @@ export class FamilyService {
    * FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
    */
   async rows(request: RowsRequest): Promise<RowsResult> {
-    const started = performance.now();
     const family = validateFamilyName(request.family);
+    return this.manager.onCurrentShard([family], () => this.rowsOnce(family, request));
+  }
+
+  private async rowsOnce(family: string, request: RowsRequest): Promise<RowsResult> {
+    const started = performance.now();
     const info = await this.manager.findFamily(family);
     if (info === undefined) throw familyNotFound(family);
     const columns: FilterColumn[] = [{ name: ID_COLUMN, type: 'int' }, ...info.fields.map((f) => ({ name: f.name, type: f.type }))];

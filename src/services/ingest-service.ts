@@ -151,7 +151,12 @@ export class IngestService {
    * first request was answered instead. Rejects with SCHEMA_CONFLICT (409),
    * SHARD_UNAVAILABLE (503).
    */
-  async write(prepared: PreparedIngest): Promise<IngestResult> {
+  write(prepared: PreparedIngest): Promise<IngestResult> {
+    // A move that switches the family meanwhile fails the write whole on the old shard: it runs again on the new one.
+    return this.options.manager.onCurrentShard([prepared.family], () => this.writeOnce(prepared));
+  }
+
+  private async writeOnce(prepared: PreparedIngest): Promise<IngestResult> {
     const { manager, logger } = this.options;
     const { family, idempotencyKey: key } = prepared;
     // A key already applied is answered before any DDL: a reused key (422)

@@ -2,15 +2,19 @@
  * The shard manager: owns every shard's pools, resolves a family to its
  * shard (catalog first; the ring only proposes a shard for a family never
  * placed), and creates or evolves family tables safely while other gateway
- * processes do the same. Caches hold only what can never go stale in a way
- * that gives a wrong answer: a placement is written once, and the known
- * columns only grow (a missing column is re-checked before any DDL).
+ * processes do the same. Caches hold only what cannot give a wrong answer
+ * when stale: the known columns only grow (a missing column is re-checked
+ * before any DDL), and a placement changes only when a move switches the
+ * family to another shard (services/move-service.ts), which fences the old
+ * shard first: its table is renamed away, so a statement sent there with a
+ * stale placement fails whole (ER_NO_SUCH_TABLE) and {@link onCurrentShard}
+ * re-reads the catalog and runs it again where the family now lives.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../logging/logger.js';
 import { AppError } from '../errors/app-error.js';
-import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
+import { isDuplicateColumnError, isNoSuchTableError, isViewInvalidError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
 import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
@@ -23,6 +27,7 @@ import { withConnection, withTimeout, type PooledConnection } from './connection
 import { writeInTransaction, type StatementParts } from './write-transaction.js';
 import { findIdempotentResponse, forgetExpiredKey, purgeExpiredKeys, type IdempotencyEntry } from './idempotency-store.js';
 import { deletePurgeBatch, type PurgeBatch, type PurgeBatchResult } from './purge-batch.js';
+import { familyMovedError, isFamilyMovedError, MOVED_FAMILIES_TABLE, queryOn } from './family-copy.js';
 
 /** A family as the gateway knows it: where it lives and its declared fields. */
 export interface FamilyInfo {
@@ -41,7 +46,12 @@ export interface ShardManagerOptions {
   logger: Logger;
   /** Seconds to wait for another process's DDL on the same family; default 30. */
   ddlLockTimeoutSeconds?: number;
+  /** Milliseconds a statement that met a family mid-switch waits for the move to finish; default 5000. */
+  switchWaitMs?: number;
 }
+
+/** Answers whether a family has a move switching it to another shard right now (the move service sets it). */
+export type SwitchingProbe = (family: string) => Promise<boolean>;
 
 interface ColumnInfoRow {
   name: string;
@@ -58,8 +68,11 @@ export class ShardManager {
   private readonly defaultRetentionSeconds: number | null;
   private readonly logger: Logger;
   private readonly ddlLockTimeoutSeconds: number;
-  /** family -> shard id; placements never change once written. */
+  /** family -> shard id; re-read when a statement finds the family moved away (onCurrentShard). */
   private readonly placementCache = new Map<string, string>();
+  private readonly switchWaitMs: number;
+  /** Set by the move service: whether a family is being switched now. */
+  switchingProbe: SwitchingProbe = () => Promise.resolve(false);
   /** family -> declared fields known to exist as columns; only ever grows. */
   private readonly columnCache = new Map<string, DeclaredField[]>();
   /** Families whose table this process has seen with its `_raw` column (tables of older gateways get it at first use). */
@@ -73,6 +86,7 @@ export class ShardManager {
     this.defaultRetentionSeconds = options.defaultRetentionSeconds;
     this.logger = options.logger;
     this.ddlLockTimeoutSeconds = options.ddlLockTimeoutSeconds ?? 30;
+    this.switchWaitMs = options.switchWaitMs ?? 5000;
   }
 
   /** Every configured shard, in configuration order. */
@@ -107,10 +121,76 @@ export class ShardManager {
     return placement.shard;
   }
 
-  /** The family's placement and declared fields, or undefined when it was never placed. */
+  /**
+   * Forgets what this process cached of `family`'s placement and table (its
+   * shard, and that its table has `_raw`); the columns stay known (they
+   * are the family's, on whichever shard).
+   */
+  forgetPlacement(family: string): void {
+    this.placementCache.delete(family);
+    this.rawColumnReady.delete(family);
+  }
+
+  /**
+   * Runs `work`, and once more for every time it fails because one of
+   * `families` is no longer where this process's cache placed it (a move
+   * switched it away: ER_NO_SUCH_TABLE on the old shard, the fence's marker,
+   * or a raw_logs view caught mid-change). Before each retry the placements
+   * are re-read from the catalog; while a move of one of them is switching,
+   * it waits (at most switchWaitMs) for the switch to end. Any other error,
+   * or the same failure with nothing moved, is thrown as is. `work` must be
+   * safe to run again after such a failure (every write is one transaction
+   * that failed whole).
+   */
+  async onCurrentShard<T>(families: readonly string[], work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        if (isViewInvalidError(error)) {
+          // raw_logs while a moved family leaves it or joins it: rebuilt within the same lock, an instant later.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        const moved = isNoSuchTableError(error) || isFamilyMovedError(error);
+        if (!moved || families.length === 0 || !(await this.placementsChanged(families))) throw error;
+      }
+    }
+  }
+
+  /**
+   * Re-reads the placements of `families`; true when one of them changed,
+   * or was switching and stopped (waiting up to switchWaitMs for that).
+   */
+  private async placementsChanged(families: readonly string[]): Promise<boolean> {
+    const deadline = Date.now() + this.switchWaitMs;
+    let waited = false;
+    for (;;) {
+      let changed = false;
+      let switching = false;
+      for (const family of families) {
+        const cached = this.placementCache.get(family);
+        const placement = await this.catalog.getPlacement(family);
+        this.forgetPlacement(family);
+        if (placement !== undefined) this.placementCache.set(family, placement.shard);
+        if (placement?.shard !== cached) changed = true;
+        else if (await this.switchingProbe(family)) switching = true;
+      }
+      if (changed) return true;
+      if (!switching) return waited;
+      if (Date.now() >= deadline) return false;
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The family's placement and declared fields, or undefined when it was never placed. Reads the catalog (a family may have moved). */
   async findFamily(family: string): Promise<FamilyInfo | undefined> {
-    const shard = await this.shardOf(family);
-    if (shard === undefined) return undefined;
+    const placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    const shard = placement.shard;
+    this.placementCache.set(family, shard);
     const fields = await this.catalog.getColumns(family);
     this.rememberColumns(family, fields);
     return { family, shard, fields };
@@ -349,6 +429,42 @@ export class ShardManager {
     });
   }
 
+  /**
+   * Runs `work` on one writer connection of shard `id` holding the family's
+   * DDL lock (the lock every schema change of the family takes there), for
+   * the steps of a move that must not race with DDL.
+   */
+  withFamilyLock<T>(id: string, family: string, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+    return this.withShard(id, family, async (pool) => {
+      const info = await pool.ready();
+      return withConnection(pool.writer, async (connection) => {
+        const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+        const rows = await queryOn<Array<{ ok: number | null }>>(connection, 'SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds]);
+        if (rows[0]?.ok !== 1) {
+          throw new AppError('SHARD_UNAVAILABLE', `timed out after ${this.ddlLockTimeoutSeconds}s waiting for a schema change on "${family}"; retry`, { shard: id, family });
+        }
+        try {
+          return await work(connection, info);
+        } finally {
+          await queryOn(connection, 'SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+        }
+      });
+    });
+  }
+
+  /** Runs `work` on one writer connection of shard `id` (bootstrapped), errors translated. */
+  withWriter<T>(id: string, family: string | undefined, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+    return this.withShard(id, family, async (pool) => {
+      const info = await pool.ready();
+      return withConnection(pool.writer, (connection) => work(connection, info));
+    });
+  }
+
+  /** Seconds a move's step waits for another process's DDL on the family (the DDL lock's timeout). */
+  get lockTimeoutSeconds(): number {
+    return this.ddlLockTimeoutSeconds;
+  }
+
   /** Runs `work` holding the family's GET_LOCK on one writer connection of `pool` (SHARD_UNAVAILABLE on a lock timeout). */
   private async underFamilyLock<T>(
     pool: ShardPool,
@@ -482,6 +598,17 @@ export class ShardManager {
         [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
       )) as [Array<{ tables: number | string; raws: number | string }>];
       const existed = Number(before[0]?.tables ?? 0) > 0;
+      if (!existed) {
+        // Moved away (shards/family-copy.ts): re-creating the table here would take writes that nobody reads.
+        const [marks] = (await raw(`SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, [
+          pool.config.database,
+          MOVED_FAMILIES_TABLE,
+        ])) as [Array<{ n: number | string }>];
+        if (Number(marks[0]?.n ?? 0) > 0) {
+          const [moved] = (await raw(`SELECT COUNT(*) AS n FROM ${MOVED_FAMILIES_TABLE} WHERE family = ?`, [family])) as [Array<{ n: number | string }>];
+          if (Number(moved[0]?.n ?? 0) > 0) throw familyMovedError(family, pool.id);
+        }
+      }
       await raw(createFamilyTableSql(family, wanted));
       const missing = await this.checkColumns(raw, pool, family, wanted);
       if (missing === undefined) {
