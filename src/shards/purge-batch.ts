@@ -132,7 +132,8 @@ async function runBatch(connection: PooledConnection, batch: PurgeBatch): Promis
     const select = (rawFlag: string): Promise<unknown> =>
       query(
         connection,
-        `SELECT CAST(id AS CHAR) AS id, ${rawFlag} AS r FROM ${family} WHERE id > ? AND ${at} < ? ORDER BY id LIMIT ?`,
+        // ORDER BY the table's id: a bare `id` would be the text alias, in string order ('10' before '9').
+        `SELECT CAST(id AS CHAR) AS id, ${rawFlag} AS r FROM ${family} WHERE id > ? AND ${at} < ? ORDER BY ${family}.id LIMIT ?`,
         [after, batch.cutoffSql, batch.batchSize],
       );
     let found: Array<{ id: string; r: number | string | null }>;
