@@ -103,8 +103,12 @@ export interface MoveServiceOptions {
 const FENCE_LOCK_WAIT_SECONDS = 1;
 /** Switch attempts before the move fails (each waits FENCE_LOCK_WAIT_SECONDS at most). */
 const FENCE_ATTEMPTS = 5;
-/** Catch-up rounds after which the move switches even if ingest keeps the remainder above one batch. */
-const MAX_CATCH_UP_ROUNDS = 50;
+/**
+ * Catch-up rounds after which the move switches even if ingest keeps the
+ * remainder above one batch (ingest as fast as the copy): the switch then
+ * copies that remainder while writes wait.
+ */
+const MAX_CATCH_UP_ROUNDS = 8;
 /** Tries of one batch against a shard error before the move fails. */
 const BATCH_TRIES = 3;
 

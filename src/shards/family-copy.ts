@@ -56,6 +56,16 @@ export function queryOn<T = unknown>(connection: PooledConnection, sql: string, 
   });
 }
 
+/**
+ * An id (decimal text) as a SQL number literal. Ids go into the text, not as
+ * `?` bindings: a bound string compared with the BIGINT key is compared as a
+ * double, and the range then scans the whole table.
+ */
+function idLiteral(id: string): string {
+  if (!/^\d{1,20}$/.test(id)) throw new Error(`not an id: ${id}`);
+  return id;
+}
+
 /** A table's columns as the copy needs them: every name in table order, and the family's own fields with their types. */
 export interface TableColumns {
   /** Every column, `id`, `_ingested_at` and `_raw` included, in ordinal order. */
@@ -159,7 +169,8 @@ function quotedList(columns: readonly string[]): string {
 /**
  * Reads up to `limit` rows of `table` with id > `afterId` and id <= `upTo`,
  * in id order, each as a SQL tuple built by the server (exact values; NULL
- * as the word NULL).
+ * as the word NULL). The ORDER BY names the table's column: a bare `id`
+ * would be the text alias, in string order ('10' before '9').
  */
 export async function readBatch(
   connection: PooledConnection,
@@ -172,8 +183,7 @@ export async function readBatch(
   const rows = await queryOn<Array<{ id: string; t: string }>>(
     connection,
     `SELECT CAST(id AS CHAR) AS id, CONCAT('(', CONCAT_WS(',', ${quotedList(columns)}), ')') AS t
-       FROM ${quoteIdentifier(table)} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
-    [afterId, upTo, limit],
+       FROM ${quoteIdentifier(table)} WHERE id > ${idLiteral(afterId)} AND id <= ${idLiteral(upTo)} ORDER BY ${quoteIdentifier(table)}.id LIMIT ${Math.floor(limit)}`,
   );
   let chars = 0;
   const tuples = rows.map((row) => {
@@ -227,16 +237,15 @@ export async function rangeSum(connection: PooledConnection, table: string, colu
   const rows = await queryOn<Array<{ n: number | string; h: string | null }>>(
     connection,
     `SELECT COUNT(*) AS n, CAST(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS(',', ${quotedList(columns)})), 16), 16, 10) AS UNSIGNED)) AS CHAR) AS h
-       FROM ${quoteIdentifier(table)} WHERE id > ? AND id <= ?`,
-    [afterId, upTo],
+       FROM ${quoteIdentifier(table)} WHERE id > ${idLiteral(afterId)} AND id <= ${idLiteral(upTo)}`,
   );
   return { rows: Number(rows[0]?.n ?? 0), sum: rows[0]?.h ?? '0' };
 }
 
 /** Deletes the rows of `table` with id > `afterId` (a batch written but not recorded before a crash, or one that failed verification). */
 export async function deleteAfter(connection: PooledConnection, table: string, afterId: string, upTo?: string): Promise<void> {
-  if (upTo === undefined) await queryOn(connection, `DELETE FROM ${quoteIdentifier(table)} WHERE id > ?`, [afterId]);
-  else await queryOn(connection, `DELETE FROM ${quoteIdentifier(table)} WHERE id > ? AND id <= ?`, [afterId, upTo]);
+  const upper = upTo === undefined ? '' : ` AND id <= ${idLiteral(upTo)}`;
+  await queryOn(connection, `DELETE FROM ${quoteIdentifier(table)} WHERE id > ${idLiteral(afterId)}${upper}`);
 }
 
 /** Drops `table` if it exists. */

@@ -230,3 +230,47 @@ export async function familiesOnShards(
   if (found.size < wanted.length) throw new Error(`no family landed on every shard of ${wanted.join(', ')} in ${maxTries} tries`);
   return found;
 }
+
+/** A gateway running as its own process (`node --import tsx src/main.ts`). */
+export interface GatewayProcess {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL, and waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Starts a gateway process over `specs` with extra flags; resolves once /healthz answers. */
+export async function spawnGateway(specs: readonly ServerSpec[], flags: readonly string[] = []): Promise<GatewayProcess> {
+  const { spawn } = await import('node:child_process');
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--shards=${shardsFlag(specs)}`, `--server_address=127.0.0.1:${port}`, ...flags], {
+    cwd: process.cwd(),
+    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] === 'silent' || process.env['LOG_LEVEL'] === undefined ? 'warn' : process.env['LOG_LEVEL'] },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, child, output: () => output, kill };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await kill();
+      throw new Error(`gateway did not start: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
