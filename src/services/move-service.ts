@@ -335,7 +335,7 @@ export class MoveService {
       if (move.state === 'copying' || move.state === 'catching_up' || move.state === 'switching') {
         this.drive(move.moveId, move.family);
       } else if (move.state === 'queued' && !busy) {
-        if (await this.catalog.updateMove(move.moveId, { state: 'copying' }, ['queued']).catch(() => false)) this.drive(move.moveId, move.family);
+        if (await this.catalog.updateMove(move.moveId, { state: 'copying', started: true }, ['queued']).catch(() => false)) this.drive(move.moveId, move.family);
         return;
       } else if (move.state === 'done' && move.sourceDropAfter !== null && Date.parse(move.sourceDropAfter) <= Date.now()) {
         await this.dropRetired(move).catch((error: unknown) => this.logger.warn({ err: error, moveId: move.moveId }, 'dropping a moved family\'s old table failed; retrying'));

@@ -96,6 +96,8 @@ export interface MoveUpdate {
   totalRows?: number;
   copiedUpTo?: string;
   finished?: boolean;
+  /** Stamps started_at now (a queued move starting). */
+  started?: boolean;
   error?: string | null;
   /** Seconds from now until the renamed source may be dropped; null clears it (dropped). */
   sourceDropInSeconds?: number | null;
@@ -429,7 +431,15 @@ export class Catalog {
     return this.run(async () => {
       try {
         await this.knex
-          .insert({ move_id: move.moveId, family: move.family, active_family: move.family, from_shard: move.from, to_shard: move.to, state: move.state })
+          .insert({
+            move_id: move.moveId,
+            family: move.family,
+            active_family: move.family,
+            from_shard: move.from,
+            to_shard: move.to,
+            state: move.state,
+            started_at: this.knex.raw('UTC_TIMESTAMP(6)'),
+          })
           .into(MOVES_TABLE);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
@@ -497,6 +507,7 @@ export class Catalog {
       if (update.totalRows !== undefined) set['total_rows'] = update.totalRows;
       if (update.copiedUpTo !== undefined) set['copied_up_to'] = update.copiedUpTo;
       if (update.finished === true) set['finished_at'] = this.knex.raw('UTC_TIMESTAMP(6)');
+      if (update.started === true) set['started_at'] = this.knex.raw('UTC_TIMESTAMP(6)');
       if (update.error !== undefined) set['error'] = update.error;
       if (update.sourceDropInSeconds !== undefined) {
         set['source_drop_after'] =

@@ -168,6 +168,76 @@ describe('a family moved to another shard', () => {
   });
 });
 
+describe('a moved family\'s old table with --move_source_grace_seconds', () => {
+  it('is kept, renamed, for the grace period, then dropped', async () => {
+    const graceful = await startGateway(shards, ['--move_source_grace_seconds=2', '--move_lease_seconds=2']);
+    try {
+      const family = uniqueFamily('mv_grace');
+      const home = await placed(family);
+      expect((await ingest(graceful, family, schema, [{ seq: 1, name: 'a', weight: 1 }])).status).toBe(200);
+      const started = await api(graceful, 'POST', `/api/families/${family}/move`, { to: otherShard(home) });
+      expect(started.status).toBe(202);
+      await waitForMove(graceful, family);
+      const retired = `databalancer_moved_${started.body.moveId as string}`;
+      const source = specNamed(shards, home);
+      expect(await tableExists(source, retired)).toBe(true);
+      expect(await tableExists(source, family)).toBe(false);
+      // Not part of raw_logs there, and not a family anyone can query.
+      expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [retired])).toEqual([{ n: 0 }]);
+      expect((await query(graceful, `SELECT COUNT(*) AS n FROM ${retired}`)).status).toBe(404);
+      const deadline = Date.now() + 20_000;
+      while (await tableExists(source, retired)) {
+        if (Date.now() > deadline) throw new Error(`${retired} was not dropped after its grace period`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect((await query(graceful, `SELECT COUNT(*) AS n FROM ${family}`)).body.results).toEqual([{ n: 1 }]);
+    } finally {
+      await graceful.close();
+    }
+  });
+});
+
+describe('POST /api/rebalance', () => {
+  it('queues the proposed moves and runs them one at a time until rows per shard even out', { timeout: 120_000 }, async () => {
+    // A database of its own: a rebalance moves every family it sees.
+    const database = `rebalance_${uniqueFamily('db')}`;
+    const own = await startGateway(shards, ['--move_lease_seconds=2'], { database });
+    try {
+      const families = Array.from({ length: 6 }, (_, i) => uniqueFamily(`rb${i}`));
+      const first = shards[0]?.name as string;
+      for (const family of families) {
+        const answer = await ingest(own, family, schema, Array.from({ length: 500 }, (_, i) => ({ seq: i, name: 'x', weight: 1 })));
+        expect(answer.status).toBe(200);
+        if (answer.body.shard !== first) {
+          expect((await api(own, 'POST', `/api/families/${family}/move`, { to: first })).status).toBe(202);
+          expect(await waitForMove(own, family)).toMatchObject({ state: 'done' });
+        }
+      }
+      // Fresh InnoDB row estimates.
+      for (const family of families) await onShard(specNamed(shards, first), `ANALYZE TABLE \`${family}\``, [], database);
+      const proposal = await api(own, 'GET', '/api/rebalance');
+      expect(proposal.status).toBe(200);
+      expect(proposal.body.before[first]).toBe(3000);
+      expect(proposal.body.moves.length).toBe(4);
+      const queued = await api(own, 'POST', '/api/rebalance');
+      expect(queued.status).toBe(202);
+      expect(queued.body.queued.map((m: { family: string }) => m.family).sort()).toEqual(proposal.body.moves.map((m: { family: string }) => m.family).sort());
+      for (const move of queued.body.queued) expect(await waitForMove(own, move.family as string)).toMatchObject({ state: 'done', to: move.to });
+      const placements = (await api(own, 'GET', '/api/describe')).body.tables.filter((t: { name: string }) => families.includes(t.name));
+      const perShard = new Map<string, number>();
+      for (const t of placements) perShard.set(t.shard, (perShard.get(t.shard) ?? 0) + 1);
+      expect([...perShard.values()].sort()).toEqual([2, 2, 2]);
+      // One at a time: no two of the rebalance's moves overlapped.
+      const runs = await Promise.all(queued.body.queued.map((m: { family: string }) => api(own, 'GET', `/api/families/${m.family}/move`)));
+      const spans = runs.map((r) => [Date.parse(r.body.startedAt as string), Date.parse(r.body.finishedAt as string)] as const).sort((x, y) => x[0] - y[0]);
+      expect(spans.length).toBe(4);
+      for (let i = 1; i < spans.length; i++) expect((spans[i] as readonly [number, number])[0]).toBeGreaterThanOrEqual((spans[i - 1] as readonly [number, number])[1]);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('GET /api/rebalance', () => {
   it('proposes moves without doing them', async () => {
     const answer = await api(gateway, 'GET', '/api/rebalance');
