@@ -22,6 +22,17 @@ export const OSQUERY_NODES_TABLE = 'databalancer_osquery_nodes';
 /** Catalog table: where a family's name came from (an osquery query name), one row per family, first writer wins. */
 export const FAMILY_SOURCES_TABLE = 'databalancer_family_sources';
 
+/** Catalog table: the parts of spread families, one row per (family, shard); a family without rows here lives on its placement's shard alone. */
+export const FAMILY_PARTS_TABLE = 'databalancer_family_parts';
+
+/** One part of a family: the shard holding it and its index (0: the shard the family was placed on). */
+export interface FamilyPart {
+  shard: string;
+  index: number;
+  /** False until its activation time: readers already include it, writers do not use it yet. */
+  active: boolean;
+}
+
 /** Catalog table: moves of families between shards, one row per move (shards/family-copy.ts, services/move-service.ts). */
 export const MOVES_TABLE = 'databalancer_moves';
 
@@ -119,7 +130,10 @@ export interface OsqueryNode {
 /** Where a family lives, and its policy. */
 export interface Placement {
   family: string;
+  /** The shard the family was placed on (its part 0 when spread). */
   shard: string;
+  /** Every shard holding a part of the family, by part index; `[shard]` when it is not spread. */
+  shards: string[];
   /** When the placement was decided, ISO-8601 UTC. */
   createdAt: string;
   /** Retention policy in seconds; null keeps events forever. */
@@ -138,10 +152,11 @@ interface ColumnRow {
   declared_type: string;
 }
 
-function toPlacement(row: PlacementRow): Placement {
+function toPlacement(row: PlacementRow, parts: readonly FamilyPart[] = []): Placement {
   return {
     family: row.family,
     shard: row.shard,
+    shards: parts.length === 0 ? [row.shard] : parts.map((part) => part.shard),
     createdAt: sqlDateTimeToIso(row.created_at),
     retentionSeconds: row.retention_seconds === null ? null : Number(row.retention_seconds),
   };
@@ -212,6 +227,16 @@ export class Catalog {
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     );
     await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${FAMILY_PARTS_TABLE} (
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+         shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         part_index INT NOT NULL,
+         active_after DATETIME(6) NOT NULL,
+         PRIMARY KEY (family, shard),
+         UNIQUE KEY family_part (family, part_index)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
       `CREATE TABLE IF NOT EXISTS ${MOVES_TABLE} (
          move_id CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
          family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -260,7 +285,44 @@ export class Catalog {
     return this.run(async () => {
       const rows = (await this.knex(PLACEMENTS_TABLE).where({ family }).select('*')) as PlacementRow[];
       const row = rows[0];
-      return row === undefined ? undefined : toPlacement(row);
+      return row === undefined ? undefined : toPlacement(row, await this.partsUnchecked(family));
+    });
+  }
+
+  /** The parts of a spread family by index ([] when it is not spread). */
+  getParts(family: string): Promise<FamilyPart[]> {
+    return this.run(() => this.partsUnchecked(family));
+  }
+
+  private async partsUnchecked(family: string): Promise<FamilyPart[]> {
+    const rows = (await this.knex(FAMILY_PARTS_TABLE)
+      .where({ family })
+      .orderBy('part_index')
+      .select('shard', 'part_index', this.knex.raw('active_after <= UTC_TIMESTAMP(6) AS active'))) as Array<{ shard: string; part_index: number; active: number }>;
+    return rows.map((row) => ({ shard: row.shard, index: Number(row.part_index), active: Number(row.active) === 1 }));
+  }
+
+  /**
+   * Records parts of `family` (first writer wins per shard and per index).
+   * They become active for writers `activeInSeconds` from now: every
+   * process re-reads a family's parts at least that often, so none reads
+   * without a part that others already write into.
+   */
+  addParts(family: string, parts: ReadonlyArray<{ shard: string; index: number }>, activeInSeconds: number): Promise<void> {
+    return this.run(async () => {
+      if (parts.length === 0) return;
+      await this.knex
+        .insert(
+          parts.map((part) => ({
+            family,
+            shard: part.shard,
+            part_index: part.index,
+            active_after: part.index === 0 ? this.knex.raw('UTC_TIMESTAMP(6)') : this.knex.raw('UTC_TIMESTAMP(6) + INTERVAL ? SECOND_MICROSECOND', [secondsToInterval(activeInSeconds)]),
+          })),
+        )
+        .into(FAMILY_PARTS_TABLE)
+        .onConflict(['family', 'shard'])
+        .ignore();
     });
   }
 
@@ -286,7 +348,14 @@ export class Catalog {
   listPlacements(): Promise<Placement[]> {
     return this.run(async () => {
       const rows = (await this.knex(PLACEMENTS_TABLE).select('*').orderBy('family')) as PlacementRow[];
-      return rows.map(toPlacement);
+      const partRows = (await this.knex(FAMILY_PARTS_TABLE).orderBy([{ column: 'family' }, { column: 'part_index' }]).select('family', 'shard', 'part_index')) as Array<{
+        family: string;
+        shard: string;
+        part_index: number;
+      }>;
+      const parts = new Map<string, FamilyPart[]>();
+      for (const row of partRows) parts.set(row.family, [...(parts.get(row.family) ?? []), { shard: row.shard, index: Number(row.part_index), active: true }]);
+      return rows.map((row) => toPlacement(row, parts.get(row.family)));
     });
   }
 
@@ -415,8 +484,10 @@ export class Catalog {
   /** Distinct shard ids that hold at least one family. */
   shardsWithFamilies(): Promise<string[]> {
     return this.run(async () => {
-      const rows = (await this.knex(PLACEMENTS_TABLE).distinct('shard').orderBy('shard')) as Array<{ shard: string }>;
-      return rows.map((row) => row.shard);
+      const rows = (await this.knex.raw(
+        `SELECT shard FROM ${PLACEMENTS_TABLE} UNION SELECT shard FROM ${FAMILY_PARTS_TABLE} ORDER BY shard`,
+      )) as unknown as [Array<{ shard: string }>];
+      return rows[0].map((row) => row.shard);
     });
   }
 

@@ -17,10 +17,10 @@ import { AppError } from '../errors/app-error.js';
 import { isDuplicateColumnError, isNoSuchTableError, isViewInvalidError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
-import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
+import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN, quoteIdentifier } from '../schema/identifiers.js';
 import { refreshRawLogsView } from './raw-logs-view.js';
 import { addColumnsSql, addRawColumnSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
-import type { Catalog, Placement } from './catalog.js';
+import type { Catalog, FamilyPart, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
 import type { ServerInfo, ShardPool } from './shard-pool.js';
 import { withConnection, withTimeout, type PooledConnection } from './connection.js';
@@ -53,6 +53,27 @@ export interface ShardManagerOptions {
 /** Answers whether a family has a move switching it to another shard right now (the move service sets it). */
 export type SwitchingProbe = (family: string) => Promise<boolean>;
 
+/**
+ * How long a process trusts the parts it read of a family, milliseconds. A
+ * new part becomes active for writers PART_ACTIVATION_SECONDS after it is
+ * recorded, several times this, so every reader knows a part before any
+ * row is written into it (clock skew between gateways included).
+ */
+export const PARTS_TTL_MS = 1000;
+
+/** Seconds between recording a new part and writing into it (see PARTS_TTL_MS). */
+export const PART_ACTIVATION_SECONDS = 5;
+
+/**
+ * Ids of part i of a spread family start at i * PART_ID_SPAN: each part's
+ * ids stay unique across parts and grow with ingest order, and up to 1024
+ * parts stay below 2^53 (exact as JSON numbers).
+ */
+export const PART_ID_SPAN = 2 ** 43;
+
+/** Most parts a family may be spread over. */
+export const MAX_PARTS = 1024;
+
 interface ColumnInfoRow {
   name: string;
   dataType: string;
@@ -71,6 +92,12 @@ export class ShardManager {
   /** family -> shard id; re-read when a statement finds the family moved away (onCurrentShard). */
   private readonly placementCache = new Map<string, string>();
   private readonly switchWaitMs: number;
+  /** family -> its parts and when they were read; re-read after PARTS_TTL_MS (a family may be widened by any process). */
+  private readonly partsCache = new Map<string, { parts: FamilyPart[]; at: number }>();
+  /** `family@shard` -> how many of the family's fields that part's table is known to have (spread families). */
+  private readonly partColumns = new Map<string, number>();
+  /** family -> next part to write into (round-robin per process). */
+  private readonly nextPart = new Map<string, number>();
   /** Set by the move service: whether a family is being switched now. */
   switchingProbe: SwitchingProbe = () => Promise.resolve(false);
   /** family -> declared fields known to exist as columns; only ever grows. */
@@ -129,6 +156,7 @@ export class ShardManager {
   forgetPlacement(family: string): void {
     this.placementCache.delete(family);
     this.rawColumnReady.delete(family);
+    this.partsCache.delete(family);
   }
 
   /**
@@ -183,6 +211,131 @@ export class ShardManager {
       waited = true;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+
+  /**
+   * The parts of `family` (a single part 0 on its shard when it is not
+   * spread), or undefined when it was never placed; read again from the
+   * catalog once PARTS_TTL_MS old.
+   */
+  async partsOf(family: string): Promise<FamilyPart[] | undefined> {
+    const cached = this.partsCache.get(family);
+    if (cached !== undefined && Date.now() - cached.at < PARTS_TTL_MS) return cached.parts;
+    const placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    this.placementCache.set(family, placement.shard);
+    const spread = await this.catalog.getParts(family);
+    const parts = spread.length === 0 ? [{ shard: placement.shard, index: 0, active: true }] : spread;
+    this.partsCache.set(family, { parts, at: Date.now() });
+    return parts;
+  }
+
+  /**
+   * The shard the next write of `family` goes to: its own shard, or for a
+   * spread family the next active part in turn (round-robin in this
+   * process), skipping `exclude` (parts that just failed). Undefined when
+   * the family was never placed, or no part is left.
+   */
+  async writePartOf(family: string, exclude: ReadonlySet<string> = new Set()): Promise<string | undefined> {
+    const parts = await this.partsOf(family);
+    if (parts === undefined) return undefined;
+    const usable = parts.filter((part) => part.active && !exclude.has(part.shard));
+    if (usable.length === 0) return undefined;
+    const turn = this.nextPart.get(family) ?? 0;
+    this.nextPart.set(family, turn + 1);
+    return (usable[turn % usable.length] as FamilyPart).shard;
+  }
+
+  /**
+   * Spreads `family` over `shards` (docs/big-families.md): creates its table
+   * on every shard it is not on yet, with every stored column and ids from
+   * part index * PART_ID_SPAN, then records the parts (the new ones take
+   * writes PART_ACTIVATION_SECONDS later). A family not placed yet is placed
+   * on the first shard. The shards it is on must all be listed (a spread
+   * family is only widened). Returns the parts as recorded.
+   * Throws BAD_USER_INPUT (a part left out, too many parts), SCHEMA_CONFLICT
+   * (a non-empty table of that name on a new shard), SHARD_UNAVAILABLE.
+   */
+  async spreadFamily(family: string, shards: readonly string[]): Promise<FamilyPart[]> {
+    for (const id of shards) this.pool(id);
+    let placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) {
+      const home = shards[0] as string;
+      await this.withShard(home, family, (pool) => this.evolveTable(pool, family, []));
+      await this.catalog.placeFamily(family, home, this.defaultRetentionSeconds);
+      placement = await this.catalog.getPlacement(family);
+      if (placement === undefined) throw new Error(`placement of ${family} vanished`);
+    }
+    const existing = await this.catalog.getParts(family);
+    const current = existing.length === 0 ? [{ shard: placement.shard, index: 0, active: true }] : existing;
+    const left = current.filter((part) => !shards.includes(part.shard));
+    if (left.length > 0) {
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `log family "${family}" has events on ${left.map((p) => `"${p.shard}"`).join(', ')}; a placement may only add shards, so list them too`,
+        { family, field: 'shards', missing: left.map((p) => p.shard) },
+      );
+    }
+    const added = shards.filter((id) => !current.some((part) => part.shard === id));
+    if (current.length + added.length > MAX_PARTS) {
+      throw new AppError('BAD_USER_INPUT', `a family may be spread over at most ${MAX_PARTS} shards`, { family, field: 'shards', limit: MAX_PARTS });
+    }
+    const fields = await this.catalog.getColumns(family);
+    let index = Math.max(...current.map((part) => part.index));
+    const planned = added.map((shard) => ({ shard, index: ++index }));
+    for (const part of planned) {
+      await this.withShard(part.shard, family, (pool) => this.createPartTable(pool, family, fields, part.index));
+    }
+    await this.catalog.addParts(family, [...(existing.length === 0 ? [{ shard: placement.shard, index: 0 }] : []), ...planned], PART_ACTIVATION_SECONDS);
+    this.partsCache.delete(family);
+    if (added.length > 0) this.logger.info({ family, shards, added }, 'family spread');
+    return (await this.partsOf(family)) ?? [];
+  }
+
+  /**
+   * Under the family's lock on `pool`: the table of part `index` with
+   * `fields`, its ids starting at index * PART_ID_SPAN, and the shard's
+   * raw_logs view over it. An empty table of that name already there (a
+   * placement race, an earlier try) is reused; one with rows is refused.
+   */
+  private async createPartTable(pool: ShardPool, family: string, fields: readonly DeclaredField[], index: number): Promise<void> {
+    await this.underFamilyLock(pool, family, async (raw) => {
+      // A family that once moved away from this shard comes back as a part.
+      await raw(`DELETE FROM ${MOVED_FAMILIES_TABLE} WHERE family = ?`, [family]).catch(() => undefined);
+      const [tables] = (await raw('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [pool.config.database, family])) as [
+        Array<{ n: number | string }>,
+      ];
+      if (Number(tables[0]?.n ?? 0) > 0) {
+        const [rows] = (await raw(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(family)}`)) as [Array<{ n: number | string }>];
+        if (Number(rows[0]?.n ?? 0) > 0) {
+          throw new AppError(
+            'SCHEMA_CONFLICT',
+            `shard "${pool.id}" already has a table "${family}" with rows that the gateway does not know of; move or drop it, then spread the family again`,
+            { family, shard: pool.id },
+          );
+        }
+      }
+      await raw(createFamilyTableSql(family, fields));
+      await raw(`ALTER TABLE ${quoteIdentifier(family)} AUTO_INCREMENT = ${index * PART_ID_SPAN}`);
+      const missing = await this.checkColumns(raw, pool, family, fields);
+      if (missing === undefined) {
+        throw new AppError('INVALID_FAMILY_NAME', `"${family}" names something on shard "${pool.id}" that is not a table; choose another family name`, { family, shard: pool.id });
+      }
+      if (missing.length > 0) await raw(addColumnsSql(family, missing));
+      await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
+    });
+  }
+
+  /**
+   * Makes part `shard` of a spread family hold every field in `fields`
+   * before a write goes there (a part that was down when a column was added
+   * gets it now); once per process per number of fields.
+   */
+  async ensurePartColumns(shard: string, family: string, fields: readonly DeclaredField[]): Promise<void> {
+    const key = `${family}@${shard}`;
+    if ((this.partColumns.get(key) ?? -1) >= fields.length) return;
+    await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, fields));
+    this.partColumns.set(key, fields.length);
   }
 
   /** The family's placement and declared fields, or undefined when it was never placed. Reads the catalog (a family may have moved). */
