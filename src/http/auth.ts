@@ -68,6 +68,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = Object.freeze
   'GET /api/families/:family/retention': admin('param'),
   'PUT /api/families/:family/retention': admin('param'),
   'DELETE /api/families/:family/retention': admin('param'),
+  'GET /api/families/:family/placement': admin('param'),
+  'PUT /api/families/:family/placement': admin('param'),
   'POST /api/families/:family/move': admin('param'),
   'GET /api/families/:family/move': admin('param'),
   'DELETE /api/families/:family/move': admin('param'),

@@ -300,8 +300,44 @@ export class RetentionService {
    *   `deleted` and `deletedRaw` so far, and its message that a retry finishes).
    */
   async purgeBefore(family: string, cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+    const { manager } = this.options;
+    const parts = await manager.partsOf(family);
+    if (parts === undefined) throw familyNotFound(family);
+    if (parts.length > 1) return this.purgeParts(family, parts.map((part) => part.shard), cutoff, control);
     // A move switched the family to another shard meanwhile: the purge starts over there.
-    return this.options.manager.onCurrentShard([family], () => this.purgeOnShard(family, cutoff, control));
+    return manager.onCurrentShard([family], () => this.purgeOnShard(family, cutoff, control));
+  }
+
+  /** A spread family: every part purged in turn; the outcome sums them (its `shard` is the first part). */
+  private async purgeParts(family: string, shards: readonly string[], cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+    const started = performance.now();
+    let deleted = 0;
+    let deletedRaw = 0;
+    let complete = true;
+    for (const shard of shards) {
+      let outcome: PurgeOutcome;
+      try {
+        outcome = await this.purgeOnShard(family, cutoff, { ...control, onPurged: false }, shard);
+      } catch (error) {
+        throw stoppedAfter(error, deleted, deletedRaw, family, cutoff);
+      }
+      deleted += outcome.deleted;
+      deletedRaw += outcome.deletedRaw;
+      complete &&= outcome.complete;
+      if (!outcome.complete) break;
+    }
+    const outcome: PurgeOutcome = {
+      family,
+      shard: shards[0] as string,
+      deleted,
+      deletedRaw,
+      before: cutoff.iso,
+      trigger: control.trigger,
+      durationMs: Math.round(performance.now() - started),
+      complete,
+    };
+    this.options.onPurged?.(outcome);
+    return outcome;
   }
 
   /**
@@ -320,9 +356,9 @@ export class RetentionService {
     }
   }
 
-  private async purgeOnShard(family: string, cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+  private async purgeOnShard(family: string, cutoff: Cutoff, control: PurgeControl & { onPurged?: false }, part?: string): Promise<PurgeOutcome> {
     const { manager, logger } = this.options;
-    const shard = await manager.shardOf(family);
+    const shard = part ?? (await manager.shardOf(family));
     if (shard === undefined) throw familyNotFound(family);
     const guard = (): Promise<void> => this.refuseWhileMoving(family);
     const started = performance.now();
@@ -374,7 +410,7 @@ export class RetentionService {
       { family, shard, deleted, deletedRaw, before: cutoff.iso, trigger: control.trigger, ms: outcome.durationMs, complete },
       complete ? 'family purged' : 'family purge stopped early',
     );
-    this.options.onPurged?.(outcome);
+    if (control.onPurged !== false) this.options.onPurged?.(outcome);
     return outcome;
   }
 

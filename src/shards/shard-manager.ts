@@ -199,10 +199,11 @@ export class ShardManager {
       let switching = false;
       for (const family of families) {
         const cached = this.placementCache.get(family);
+        const cachedParts = this.partsCache.get(family)?.parts.map((part) => part.shard).join('\u0000');
         const placement = await this.catalog.getPlacement(family);
         this.forgetPlacement(family);
         if (placement !== undefined) this.placementCache.set(family, placement.shard);
-        if (placement?.shard !== cached) changed = true;
+        if (placement?.shard !== cached || (cachedParts !== undefined && placement?.shards.join('\u0000') !== cachedParts)) changed = true;
         else if (await this.switchingProbe(family)) switching = true;
       }
       if (changed) return true;
@@ -484,6 +485,38 @@ export class ShardManager {
     }
     await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, merged));
     return this.recordColumns(family, shard, merged, requested);
+  }
+
+  /**
+   * {@link prepareIngest} for part `part` of a spread family: the fields are
+   * checked against the family's stored schema, new ones are added on that
+   * part (its table's real types checked under the lock) and recorded, and
+   * the part is given every stored column it lacks (the other parts get
+   * theirs before their own next write). No other part is touched, so a part
+   * that is down does not stop writes to the others.
+   */
+  async prepareSpreadIngest(family: string, part: string, requested: readonly DeclaredField[]): Promise<FamilyInfo> {
+    const cached = this.columnCache.get(family);
+    let fields: DeclaredField[];
+    const quick = cached === undefined ? undefined : mergeSchemas(cached, requested, this.maxColumns);
+    if (quick !== undefined && quick.added.length === 0) {
+      fields = quick.merged;
+    } else {
+      const stored = await this.catalog.getColumns(family);
+      const { merged, added } = mergeSchemas(stored, requested, this.maxColumns);
+      if (added.length > 0) {
+        await this.withShard(part, family, (pool) => this.evolveTable(pool, family, merged));
+        const recorded = await this.catalog.recordColumns(family, merged);
+        this.rememberColumns(family, recorded);
+        fields = mergeSchemas(recorded, requested, this.maxColumns).merged;
+        this.partColumns.set(`${family}@${part}`, recorded.length);
+      } else {
+        this.rememberColumns(family, stored);
+        fields = merged;
+      }
+    }
+    await this.ensurePartColumns(part, family, this.columnCache.get(family) ?? fields);
+    return { family, shard: part, fields };
   }
 
   // --- Columns decided without a declared schema (osquery, schemaless JSON): new columns only, stored types win ---

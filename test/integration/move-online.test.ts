@@ -12,6 +12,10 @@ import { startCluster, stopServer, type Cluster } from '../../scripts/lib/mariad
 import { api, ingest, onShard, query, spawnGateway, specNamed, startGateway, tableExists, uniqueFamily, type GatewayProcess, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
+/** A database of its own: other tests' raw_logs federation would otherwise copy these hundreds of thousands of rows. */
+const DATABASE = 'databalancer_moves_online';
+/** A statement on a shard's database of this file. */
+const onDb = <T = Record<string, unknown>>(spec: (typeof shards)[number], sql: string, values: unknown[] = []): Promise<T[]> => onShard<T>(spec, sql, values, DATABASE);
 const schema = { writer: 'string', batch: 'int', seq: 'int', note: 'string' };
 
 async function waitForMove(g: { url: string }, family: string, states: readonly string[], timeoutMs = 150_000): Promise<Record<string, unknown>> {
@@ -45,7 +49,10 @@ describe('a family moved while two gateway processes ingest into it and a client
   let a: GatewayProcess;
   let b: GatewayProcess;
   beforeAll(async () => {
-    [a, b] = await Promise.all([spawnGateway(shards, ['--move_lease_seconds=3', '--move_rows_per_second=0']), spawnGateway(shards, ['--move_lease_seconds=3'])]);
+    [a, b] = await Promise.all([
+      spawnGateway(shards, ['--move_lease_seconds=3', '--move_rows_per_second=0'], DATABASE),
+      spawnGateway(shards, ['--move_lease_seconds=3'], DATABASE),
+    ]);
   }, 120_000);
   afterAll(async () => {
     await Promise.all([a?.kill(), b?.kill()]);
@@ -103,7 +110,7 @@ describe('a family moved while two gateway processes ingest into it and a client
     // On the shards: every acknowledged event exactly once on the target, typed row and raw copy; nothing on the source.
     const target = specNamed(shards, to);
     const source = specNamed(shards, home);
-    const rows = await onShard<{ writer: string; batch: number; n: number; d: number; raws: number }>(
+    const rows = await onDb<{ writer: string; batch: number; n: number; d: number; raws: number }>(
       target,
       `SELECT writer, batch, COUNT(*) AS n, COUNT(DISTINCT seq) AS d, SUM(_raw IS NOT NULL AND JSON_VALUE(_raw, '$.seq') = seq) AS raws FROM \`${family}\` GROUP BY writer, batch`,
     );
@@ -117,15 +124,15 @@ describe('a family moved while two gateway processes ingest into it and a client
     }
     // Nothing stored that was not acknowledged (every write answered 200, so none).
     expect([...stored.keys()].filter((k) => !expected.has(k))).toEqual([]);
-    const [{ total }] = (await onShard<{ total: number }>(target, `SELECT COUNT(*) AS total FROM \`${family}\``)) as [{ total: number }];
+    const [{ total }] = (await onDb<{ total: number }>(target, `SELECT COUNT(*) AS total FROM \`${family}\``)) as [{ total: number }];
     expect(Number(total)).toBe([...expected.values()].reduce((x, y) => x + y, 0));
-    const [{ raw }] = (await onShard<{ raw: number }>(target, 'SELECT COUNT(*) AS raw FROM raw_logs WHERE family = ?', [family])) as [{ raw: number }];
+    const [{ raw }] = (await onDb<{ raw: number }>(target, 'SELECT COUNT(*) AS raw FROM raw_logs WHERE family = ?', [family])) as [{ raw: number }];
     expect(Number(raw)).toBe(Number(total));
-    expect(await tableExists(source, family)).toBe(false);
-    expect(await onShard(source, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'databalancer' AND TABLE_NAME REGEXP '^databalancer_moved?_[0-9a-f]{16}$'")).toEqual([]);
-    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [family])).toEqual([{ n: 0 }]);
-    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family])).toEqual([{ n: 0 }]);
-    const keys = await onShard<{ n: number }>(target, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family]);
+    expect(await tableExists(source, family, DATABASE)).toBe(false);
+    expect(await onDb(source, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DATABASE}' AND TABLE_NAME REGEXP '^databalancer_moved?_[0-9a-f]{16}$'`)).toEqual([]);
+    expect(await onDb(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [family])).toEqual([{ n: 0 }]);
+    expect(await onDb(source, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family])).toEqual([{ n: 0 }]);
+    const keys = await onDb<{ n: number }>(target, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family]);
     expect(Number(keys[0]?.n)).toBe(acknowledged.length);
   });
 
@@ -135,7 +142,7 @@ describe('a family moved while two gateway processes ingest into it and a client
     const home = (await ingest(b, family, schema, [])).body.shard as string;
     const to = shards.map((s) => s.name).find((n) => n !== home) as string;
     // A slow mover, killed mid-copy.
-    const slow = await spawnGateway(shards, ['--move_lease_seconds=3', '--move_rows_per_second=4000', '--move_batch_rows=1000']);
+    const slow = await spawnGateway(shards, ['--move_lease_seconds=3', '--move_rows_per_second=4000', '--move_batch_rows=1000'], DATABASE);
     onTestFinished(() => slow.kill());
     const started = await api(slow, 'POST', `/api/families/${family}/move`, { to });
     expect(started.status).toBe(202);
@@ -156,9 +163,9 @@ describe('a family moved while two gateway processes ingest into it and a client
     expect(done).toMatchObject({ state: 'done', moveId: started.body.moveId, error: null });
     expect((await ingest(a, family, schema, events('after', 0, 100))).body.shard).toBe(to);
     const target = specNamed(shards, to);
-    const [{ n, d }] = (await onShard<{ n: number; d: number }>(target, `SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM \`${family}\``)) as [{ n: number; d: number }];
+    const [{ n, d }] = (await onDb<{ n: number; d: number }>(target, `SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM \`${family}\``)) as [{ n: number; d: number }];
     expect([Number(n), Number(d)]).toEqual([40_200, 40_200]);
-    expect(await tableExists(specNamed(shards, home), family)).toBe(false);
+    expect(await tableExists(specNamed(shards, home), family, DATABASE)).toBe(false);
   });
 });
 

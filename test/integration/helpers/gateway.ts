@@ -241,12 +241,17 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
-/** Starts a gateway process over `specs` with extra flags; resolves once /healthz answers. */
-export async function spawnGateway(specs: readonly ServerSpec[], flags: readonly string[] = []): Promise<GatewayProcess> {
+/**
+ * Starts a gateway process over `specs` with extra flags; resolves once
+ * /healthz answers. Tests that write hundreds of thousands of rows give it a
+ * `database` of their own, so other tests' cross-shard queries over
+ * raw_logs do not have to copy them.
+ */
+export async function spawnGateway(specs: readonly ServerSpec[], flags: readonly string[] = [], database = TEST_DATABASE): Promise<GatewayProcess> {
   const { spawn } = await import('node:child_process');
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--shards=${shardsFlag(specs)}`, `--server_address=127.0.0.1:${port}`, ...flags], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--shards=${shardsFlag(specs, database)}`, `--server_address=127.0.0.1:${port}`, ...flags], {
     cwd: process.cwd(),
     env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] === 'silent' || process.env['LOG_LEVEL'] === undefined ? 'warn' : process.env['LOG_LEVEL'] },
     stdio: ['ignore', 'pipe', 'pipe'],
