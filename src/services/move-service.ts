@@ -162,20 +162,28 @@ export class MoveService {
    * FAMILY_MOVING (409, a move is active, or legacy raw copies are in the
    * way), SHARD_UNAVAILABLE (503: the target or the catalog cannot be reached).
    */
-  async start(family: unknown, to: unknown): Promise<MoveView> {
+  async start(family: unknown, to: unknown, from?: unknown): Promise<MoveView> {
     const name = validateFamilyName(family);
     const shards = this.manager.shards.map((pool) => pool.id);
     if (typeof to !== 'string' || to === '') {
       throw badInput(`send {"to": "<shard>"}: the shard to move "${name}" to, one of ${shards.join(', ')}`, { field: 'to' });
     }
-    const placement = await this.catalog.getPlacement(name);
-    if (placement === undefined) throw familyNotFound(name);
+    const found = await this.catalog.getPlacement(name);
+    if (found === undefined) throw familyNotFound(name);
     if (!shards.includes(to)) {
       throw badInput(`unknown shard "${to}"; move "${name}" to one of ${shards.join(', ')} (GET /readyz lists them)`, { field: 'to', shard: to });
     }
-    if (placement.shard === to) {
-      throw badInput(`log family "${name}" is on shard "${to}" already; move it to another: ${shards.filter((s) => s !== to).join(', ')}`, { field: 'to', shard: to });
+    if (found.shards.includes(to)) {
+      throw badInput(`log family "${name}" is on shard "${to}" already; move it to another: ${shards.filter((s) => !found.shards.includes(s)).join(', ')}`, { field: 'to', shard: to });
     }
+    // A spread family moves one part at a time: `from` names it.
+    if (from !== undefined && (typeof from !== 'string' || !found.shards.includes(from))) {
+      throw badInput(`"from" must be a shard "${name}" is on: ${found.shards.join(', ')}`, { field: 'from' });
+    }
+    if (from === undefined && found.shards.length > 1) {
+      throw badInput(`log family "${name}" is spread over ${found.shards.join(', ')}; say which part moves with {"from": "<shard>", "to": "${to}"}`, { field: 'from' });
+    }
+    const placement = { shard: (from as string | undefined) ?? found.shard };
     const active = await this.catalog.activeMove(name);
     if (active !== undefined) throw this.alreadyMoving(active);
     await this.manager.probe(to, 5000).catch((error: unknown) => {
@@ -591,7 +599,9 @@ export class MoveService {
       });
     }
     // 4. The placement.
-    await this.catalog.switchPlacement(move.moveId, family, move.from, move.to, this.options.sourceGraceSeconds);
+    if (!(await this.catalog.switchPlacement(move.moveId, family, move.from, move.to, this.options.sourceGraceSeconds))) {
+      throw new Error(`the catalog no longer places "${family}" on shard "${move.from}"; the move was not switched`);
+    }
     manager.forgetPlacement(family);
     this.logger.info({ family, moveId: move.moveId, from: move.from, to: move.to, rows: move.copiedRows, pauseMs: Date.now() - pauseStarted }, 'family moved');
     // 5. The source's leftovers.
@@ -621,7 +631,7 @@ export class MoveService {
   /** Undoes the fence of a move that failed before its placement switched: the family table gets its name back on the source. */
   private async unfence(move: MoveRecord): Promise<void> {
     const placement = await this.catalog.getPlacement(move.family);
-    if (placement?.shard !== move.from) return;
+    if (placement === undefined || !placement.shards.includes(move.from)) return;
     const retired = retiredTableName(move.moveId);
     const fromDb = this.manager.pool(move.from).config.database;
     const toDb = this.manager.pool(move.to).config.database;

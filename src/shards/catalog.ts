@@ -592,16 +592,25 @@ export class Catalog {
 
   /**
    * The switch of a move in the catalog, in one transaction: the family's
-   * placement goes from `from` to `to` (only if it is still on `from`) and
-   * the move becomes done. False when the placement was not on `from`.
+   * placement (or, for a spread family, its part) goes from `from` to `to`
+   * (only if it is still on `from`) and the move becomes done. False when
+   * it was not on `from`.
    */
   switchPlacement(moveId: string, family: string, from: string, to: string, sourceDropInSeconds: number): Promise<boolean> {
     return this.run(() =>
       this.knex.transaction(async (trx) => {
-        const moved = await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
-        if (moved === 0) {
-          const rows = (await trx(PLACEMENTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
-          if (rows[0]?.shard !== to) return false;
+        // A part of a spread family moves in the parts table, and in the placement when it is part 0.
+        const partRows = (await trx(FAMILY_PARTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
+        if (partRows.length > 0) {
+          const movedPart = await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).update({ shard: to });
+          if (movedPart === 0 && !partRows.some((row) => row.shard === to)) return false;
+          await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
+        } else {
+          const moved = await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
+          if (moved === 0) {
+            const rows = (await trx(PLACEMENTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
+            if (rows[0]?.shard !== to) return false;
+          }
         }
         await trx(MOVES_TABLE)
           .where({ move_id: moveId })

@@ -72,6 +72,8 @@ export interface TableColumns {
   names: string[];
   /** The family's fields (not id, `_ingested_at`, `_raw`). */
   fields: DeclaredField[];
+  /** The table's next AUTO_INCREMENT value (decimal text), when known. */
+  nextId?: string;
 }
 
 /** The columns of `table` in `database`; undefined when it does not exist. */
@@ -83,6 +85,11 @@ export async function readColumns(connection: PooledConnection, database: string
     [database, table],
   );
   if (rows.length === 0) return undefined;
+  const [next] = await queryOn<Array<{ n: string | null }>>(
+    connection,
+    'SELECT CAST(AUTO_INCREMENT AS CHAR) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [database, table],
+  );
   const fields: DeclaredField[] = [];
   for (const row of rows) {
     if (row.name === ID_COLUMN || row.name === INGESTED_AT_COLUMN || row.name === RAW_COLUMN) continue;
@@ -90,7 +97,7 @@ export async function readColumns(connection: PooledConnection, database: string
     if (type === undefined) throw new Error(`column ${row.name} of ${table} has a type the gateway does not write (${row.columnType})`);
     fields.push({ name: row.name, type });
   }
-  return { names: rows.map((row) => row.name), fields };
+  return { names: rows.map((row) => row.name), fields, ...(next?.n == null ? {} : { nextId: next.n }) };
 }
 
 /** True when `table` exists in `database`. */
@@ -108,6 +115,8 @@ export async function ensureStagingColumns(connection: PooledConnection, databas
   const existing = await readColumns(connection, database, staging);
   if (existing === undefined) {
     await queryOn(connection, createFamilyTableSql(staging, source.fields));
+    // New ids continue where the source's would (a spread family's part keeps its id range even when empty).
+    if (source.nextId !== undefined) await queryOn(connection, `ALTER TABLE ${quoteIdentifier(staging)} AUTO_INCREMENT = ${idLiteral(source.nextId)}`);
   } else {
     const have = new Set(existing.names);
     const missing = source.fields.filter((field) => !have.has(field.name));

@@ -84,6 +84,41 @@ describe('PUT /api/families/{family}/placement', () => {
   });
 });
 
+describe('a part of a spread family moved to another shard', () => {
+  it('keeps its rows and its id range; writes and the placement follow it', { timeout: 120_000 }, async () => {
+    const family = uniqueFamily('sp_move');
+    const [first, second, third] = names as [string, string, string];
+    expect((await api(gateway, 'PUT', `/api/families/${family}/placement`, { shards: [first, second] })).status).toBe(200);
+    await activation();
+    for (let b = 0; b < 4; b++) expect((await ingest(gateway, family, schema, events('pre', b, 25))).status).toBe(200);
+    const refused = await api(gateway, 'POST', `/api/families/${family}/move`, { to: third });
+    expect([refused.status, refused.body.error.code]).toEqual([400, 'BAD_USER_INPUT']);
+    expect((await api(gateway, 'POST', `/api/families/${family}/move`, { from: second, to: first })).status).toBe(400);
+    const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: second, to: third });
+    expect(started.status).toBe(202);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await api(gateway, 'GET', `/api/families/${family}/move`);
+      if (status.body.state === 'done') break;
+      if (status.body.state === 'failed' || Date.now() > deadline) throw new Error(JSON.stringify(status.body));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await api(gateway, 'GET', `/api/families/${family}/placement`)).body).toEqual({ family, shards: [first, third], spread: true });
+    const landed = new Set<string>();
+    for (let b = 0; b < 4; b++) {
+      const answer = await ingest(gateway, family, schema, events('post', b, 25));
+      expect(answer.status).toBe(200);
+      landed.add(answer.body.shard as string);
+    }
+    expect([...landed].sort()).toEqual([first, third].sort());
+    const moved = specNamed(shards, third);
+    const rows = await onShard<{ writer: string; n: number; lo: number }>(moved, `SELECT writer, COUNT(*) AS n, MIN(id) AS lo FROM \`${family}\` GROUP BY writer ORDER BY writer`);
+    expect(rows.map((r) => [r.writer, Number(r.n)])).toEqual([['post', 50], ['pre', 50]]);
+    for (const row of rows) expect(Number(row.lo)).toBeGreaterThanOrEqual(PART_ID_SPAN);
+    expect(await onShard(specNamed(shards, second), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('a family spread over three shards, written by two gateway processes', () => {
   let a: GatewayProcess;
   let b: GatewayProcess;

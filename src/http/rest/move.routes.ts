@@ -13,10 +13,10 @@ interface FamilyParams {
 
 /** Registers the move and rebalance routes. */
 export function registerMoveRoutes(app: FastifyInstance, services: Services): void {
-  // Body {"to": "<shard>"}; 202: the copy runs in the background.
+  // Body {"to": "<shard>"} ({"from", "to"} for a part of a spread family); 202: the copy runs in the background.
   app.post<{ Params: FamilyParams; Body: unknown }>('/api/families/:family/move', async (request, reply) => {
     const body = requireObject(request.body);
-    const move = await services.moves.start(request.params.family, body['to']);
+    const move = await services.moves.start(request.params.family, body['to'], body['from']);
     return reply.code(202).send(move);
   });
 
