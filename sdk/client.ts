@@ -27,6 +27,7 @@ import {
   RawQueryDocument,
   RebalanceDocument,
   RunRebalanceDocument,
+  SetFamilyPlacementDocument,
   SetRetentionDocument,
   ShardsDocument,
   type CancelFamilyMoveMutation,
@@ -44,6 +45,7 @@ import {
   type RawQueryQuery,
   type RebalanceQuery,
   type RunRebalanceMutation,
+  type SetFamilyPlacementMutation,
   type SetRetentionMutation,
   type ShardsQuery,
 } from './generated/graphql.js';
@@ -134,6 +136,8 @@ export interface DatabalancerClient {
   rebalance(): Promise<RebalanceQuery['rebalance']>;
   /** Queues the proposed moves; the gateways run them one at a time (POST /api/rebalance). */
   runRebalance(): Promise<RunRebalanceMutation['runRebalance']>;
+  /** Spreads a family's events over `shards`, every shard it is on included (PUT /api/families/{family}/placement). Needs the admin scope. */
+  setFamilyPlacement(family: string, shards: string[]): Promise<SetFamilyPlacementMutation['setFamilyPlacement']>;
   /** Sends any typed document (for operations of your own). */
   request<TResult, TVariables extends Record<string, unknown>>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult>;
 }
@@ -206,5 +210,6 @@ export function createClient(options: ClientOptions): DatabalancerClient {
     cancelFamilyMove: async (family) => (await request(CancelFamilyMoveDocument, { family })).cancelFamilyMove,
     rebalance: async () => (await request(RebalanceDocument, {})).rebalance,
     runRebalance: async () => (await request(RunRebalanceDocument, {})).runRebalance,
+    setFamilyPlacement: async (family, shards) => (await request(SetFamilyPlacementDocument, { family, shards })).setFamilyPlacement,
   };
 }

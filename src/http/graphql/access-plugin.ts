@@ -60,6 +60,7 @@ export const FIELD_ACCESS: Readonly<Record<'query' | 'mutation', Readonly<Record
     moveFamily: ADMIN_FAMILY,
     cancelFamilyMove: ADMIN_FAMILY,
     runRebalance: ADMIN,
+    setFamilyPlacement: ADMIN_FAMILY,
     __typename: OPEN,
   },
 });

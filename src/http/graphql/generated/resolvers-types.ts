@@ -4,6 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { TableDescription, DescribeResult } from '../../../services/describe-service.js';
 import type { ShardView, ColumnView, IngestResultView, PurgeResultView, QueryResultView } from '../mappers.js';
 import type { RetentionPolicy as RetentionPolicyModel } from '../../../services/retention-service.js';
+import type { PlacementView } from '../../../services/family-service.js';
 import type { GraphqlContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -47,7 +48,7 @@ export type Describe = {
   tables: Array<Table>;
 };
 
-/** A log family: one typed table on one shard. */
+/** A log family: one typed table on one shard, or on several when it is spread. */
 export type Family = {
   __typename?: 'Family';
   /** Its columns, `id` first. */
@@ -68,7 +69,7 @@ export type Family = {
   originalName?: Maybe<Scalars['String']['output']>;
   /** The retention policy: how long events are kept. */
   retention: RetentionPolicy;
-  /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
+  /** The approximate row count (InnoDB estimate), summed over `shards` that answer; null when none of them is reachable. */
   rowEstimate?: Maybe<Scalars['Float']['output']>;
   /**
    * The family's rows matching a structured filter, as JSON objects (`id` and
@@ -79,14 +80,24 @@ export type Family = {
    * that does not fit the column type), SHARD_UNAVAILABLE, QUERY_TIMEOUT.
    */
   rows: RowsResult;
-  /** The shard holding the family's table (its placement, decided once). */
+  /**
+   * The shard holding the family's table (its placement, decided once); for a
+   * spread family the shard it was first placed on (see `shards`).
+   */
   shard: Scalars['String']['output'];
+  /**
+   * Every shard holding the family's events: `[shard]` when it is not spread,
+   * else all its parts, `shard` first (`setFamilyPlacement`).
+   */
+  shards: Array<Scalars['String']['output']>;
   /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
   source?: Maybe<Scalars['String']['output']>;
+  /** True when the family's events are spread over several shards (`shards` has more than one). */
+  spread: Scalars['Boolean']['output'];
 };
 
 
-/** A log family: one typed table on one shard. */
+/** A log family: one typed table on one shard, or on several when it is spread. */
 export type FamilyRowsArgs = {
   limit?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
@@ -124,6 +135,21 @@ export type FamilyMove = {
   to: Scalars['String']['output'];
   /** Rows to copy as known now (it grows while ingest goes on during the move). */
   totalRows: Scalars['Float']['output'];
+};
+
+/** Where a family's events go (as `GET /api/families/{family}/placement` answers). */
+export type FamilyPlacement = {
+  __typename?: 'FamilyPlacement';
+  /** The family. */
+  family: Scalars['String']['output'];
+  /** The family after the change, so that caches update its `shards` and `spread`. */
+  familyInfo: Family;
+  /** The family's name: a family has one placement. */
+  id: Scalars['ID']['output'];
+  /** Every shard holding the family's events, by part (the shard it was first placed on first). */
+  shards: Array<Scalars['String']['output']>;
+  /** True when `shards` has more than one shard. */
+  spread: Scalars['Boolean']['output'];
 };
 
 /** What ingesting a batch of events did. */
@@ -209,6 +235,18 @@ export type Mutation = {
    */
   runRebalance: RebalanceRun;
   /**
+   * Spreads a family's events over several shards, or widens a spread family
+   * (same as `PUT /api/families/{family}/placement`; docs/big-families.md).
+   * From then on each ingest request's events go to one of `shards`; events
+   * already stored stay where they are. A family not created yet is created
+   * spread. Queries still see the family as one table. Needs the admin scope.
+   * Errors: INVALID_FAMILY_NAME, BAD_USER_INPUT (an unknown shard, a shard
+   * listed twice, a shard the family has events on left out, one shard other
+   * than the family's own: move it instead), SCHEMA_CONFLICT (a table of that
+   * name with rows on a new shard), SHARD_UNAVAILABLE.
+   */
+  setFamilyPlacement: FamilyPlacement;
+  /**
    * Sets how long a family's events are kept; older events are purged in the
    * background. Errors: INVALID_FAMILY_NAME, FAMILY_NOT_FOUND, INVALID_TIME.
    */
@@ -264,6 +302,13 @@ export type MutationMoveFamilyArgs = {
 export type MutationPurgeLogsArgs = {
   before: Scalars['String']['input'];
   family: Scalars['String']['input'];
+};
+
+
+/** Write operations. */
+export type MutationSetFamilyPlacementArgs = {
+  family: Scalars['String']['input'];
+  shards: Array<Scalars['String']['input']>;
 };
 
 
@@ -571,8 +616,10 @@ export type Table = {
   retentionSeconds?: Maybe<Scalars['Float']['output']>;
   /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
   rowEstimate?: Maybe<Scalars['Float']['output']>;
-  /** The shard holding the table. */
+  /** The shard holding the table (for a spread family, the one it was first placed on). */
   shard: Scalars['String']['output'];
+  /** Every shard holding the family's events: `[shard]`, or all its parts when it is spread (as `GET /api/describe` lists them). */
+  shards: Array<Scalars['String']['output']>;
   /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
   source?: Maybe<Scalars['String']['output']>;
 };
@@ -656,6 +703,7 @@ export type ResolversTypes = {
   Describe: ResolverTypeWrapper<DescribeResult>;
   Family: ResolverTypeWrapper<TableDescription>;
   FamilyMove: ResolverTypeWrapper<FamilyMove>;
+  FamilyPlacement: ResolverTypeWrapper<PlacementView>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   IngestResult: ResolverTypeWrapper<IngestResultView>;
@@ -691,6 +739,7 @@ export type ResolversParentTypes = {
   Describe: DescribeResult;
   Family: TableDescription;
   FamilyMove: FamilyMove;
+  FamilyPlacement: PlacementView;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   IngestResult: IngestResultView;
@@ -745,7 +794,9 @@ export type FamilyResolvers<ContextType = GraphqlContext, ParentType extends Res
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rows?: Resolver<ResolversTypes['RowsResult'], ParentType, ContextType, Partial<FamilyRowsArgs>>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  spread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type FamilyMoveResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['FamilyMove'] = ResolversParentTypes['FamilyMove']> = {
@@ -760,6 +811,14 @@ export type FamilyMoveResolvers<ContextType = GraphqlContext, ParentType extends
   state?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   totalRows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type FamilyPlacementResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['FamilyPlacement'] = ResolversParentTypes['FamilyPlacement']> = {
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  familyInfo?: Resolver<ResolversTypes['Family'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  spread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type IngestResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['IngestResult'] = ResolversParentTypes['IngestResult']> = {
@@ -789,6 +848,7 @@ export type MutationResolvers<ContextType = GraphqlContext, ParentType extends R
   moveFamily?: Resolver<ResolversTypes['FamilyMove'], ParentType, ContextType, RequireFields<MutationMoveFamilyArgs, 'family' | 'to'>>;
   purgeLogs?: Resolver<ResolversTypes['PurgeResult'], ParentType, ContextType, RequireFields<MutationPurgeLogsArgs, 'before' | 'family'>>;
   runRebalance?: Resolver<ResolversTypes['RebalanceRun'], ParentType, ContextType>;
+  setFamilyPlacement?: Resolver<ResolversTypes['FamilyPlacement'], ParentType, ContextType, RequireFields<MutationSetFamilyPlacementArgs, 'family' | 'shards'>>;
   setRetention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType, RequireFields<MutationSetRetentionArgs, 'family' | 'retention'>>;
 };
 
@@ -905,6 +965,7 @@ export type TableResolvers<ContextType = GraphqlContext, ParentType extends Reso
   retentionSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
@@ -914,6 +975,7 @@ export type Resolvers<ContextType = GraphqlContext> = {
   Describe?: DescribeResolvers<ContextType>;
   Family?: FamilyResolvers<ContextType>;
   FamilyMove?: FamilyMoveResolvers<ContextType>;
+  FamilyPlacement?: FamilyPlacementResolvers<ContextType>;
   IngestResult?: IngestResultResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   JSONObject?: GraphQLScalarType;

@@ -7,6 +7,7 @@ import { queryResolvers } from './query.resolvers.js';
 import { mutationResolvers } from './mutation.resolvers.js';
 import { osqueryMutationResolvers } from './osquery.resolvers.js';
 import { familyMoveResolvers, moveMutationResolvers, moveQueryResolvers } from './move.resolvers.js';
+import { familyPlacementResolvers, familyPlacementTypeResolvers, placementMutationResolvers } from './placement.resolvers.js';
 import { columnResolvers, familyResolvers, retentionPolicyResolvers, tableResolvers } from './family.resolvers.js';
 import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryResultResolvers, shardResolvers } from './results.resolvers.js';
 
@@ -14,8 +15,9 @@ import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryRe
 export const resolvers: Resolvers = {
   ...scalarResolvers,
   Query: { ...queryResolvers, ...moveQueryResolvers },
-  Mutation: { ...mutationResolvers, ...osqueryMutationResolvers, ...moveMutationResolvers },
-  Family: { ...familyResolvers, ...familyMoveResolvers },
+  Mutation: { ...mutationResolvers, ...osqueryMutationResolvers, ...moveMutationResolvers, ...placementMutationResolvers },
+  Family: { ...familyResolvers, ...familyMoveResolvers, ...familyPlacementResolvers },
+  FamilyPlacement: familyPlacementTypeResolvers,
   Table: tableResolvers,
   Column: columnResolvers,
   RetentionPolicy: retentionPolicyResolvers,
