@@ -36,11 +36,13 @@ import { AppError, badInput, familyNotFound, isAppError } from '../errors/app-er
 import { LEGACY_RAW_LOGS_TABLE, validateFamilyName } from '../schema/identifiers.js';
 import { purgeLockName } from '../schema/table-ddl.js';
 import { ActiveMoveExists, isActiveMoveState, type Catalog, type MoveRecord, type MoveState } from '../shards/catalog.js';
+import { PART_ID_SPAN } from '../shards/shard-manager.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { PooledConnection } from '../shards/connection.js';
 import { refreshRawLogsView, RAW_LOGS_VIEW_LOCK } from '../shards/raw-logs-view.js';
 import {
   clearMovedAway,
+  countAfter,
   countRows,
   deleteAfter,
   deleteIdempotencyKeys,
@@ -99,18 +101,34 @@ export interface MoveServiceOptions {
   holder?: string;
 }
 
-/** Seconds the fence's RENAME waits for queries and transactions on the family table before the switch is tried again. */
-const FENCE_LOCK_WAIT_SECONDS = 1;
-/** Switch attempts before the move fails (each waits FENCE_LOCK_WAIT_SECONDS at most). */
-const FENCE_ATTEMPTS = 5;
 /**
- * Catch-up rounds after which the move switches even if ingest keeps the
- * remainder above one batch (ingest as fast as the copy): the switch then
- * copies that remainder while writes wait.
+ * Seconds the fence's RENAME waits, attempt after attempt, for queries and
+ * transactions using the family table (writes wait meanwhile): short first,
+ * longer when long queries keep the table busy; then the move fails.
  */
-const MAX_CATCH_UP_ROUNDS = 8;
+const FENCE_LOCK_WAITS_SECONDS = [1, 1, 2, 2, 3, 3, 5, 5];
+const FENCE_ATTEMPTS = FENCE_LOCK_WAITS_SECONDS.length;
+/**
+ * The switch copies what is left while writes wait, so it starts only once
+ * what is left takes about this long to copy at the rate the last round
+ * copied (or is at most one batch). A family ingesting faster than the copy
+ * goes keeps catching up, visibly (state catching_up), rather than pausing
+ * its writers for long.
+ */
+const SWITCH_BUDGET_MS = 500;
 /** Tries of one batch against a shard error before the move fails. */
 const BATCH_TRIES = 3;
+
+/**
+ * Where a move copies to: a staging table on the target, or, when the
+ * target already holds a part of the same spread family (two parts merged:
+ * the family narrowed), that part's own table, within the moving part's id
+ * range (`after` < id <= `upTo`), which no other part's ids enter.
+ */
+interface CopyTarget {
+  table: string;
+  merge: { after: string; upTo: string } | null;
+}
 
 /** A move stopped by its own process (lease lost, cancelled, stopping): not a failure. */
 class MoveStopped extends Error {}
@@ -141,6 +159,8 @@ export class MoveService {
   private readonly manager: ShardManager;
   private readonly catalog: Catalog;
   private readonly logger: Logger;
+  /** `moveId` and column names whose target this process has given those columns (prepareTarget). */
+  private readonly preparedTargets = new Set<string>();
   /** Moves this process drives now: moveId -> its run. */
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -173,7 +193,9 @@ export class MoveService {
     if (!shards.includes(to)) {
       throw badInput(`unknown shard "${to}"; move "${name}" to one of ${shards.join(', ')} (GET /readyz lists them)`, { field: 'to', shard: to });
     }
-    if (found.shards.includes(to)) {
+    // Onto another part of the same spread family: the two parts merge (the family is narrowed).
+    const merging = typeof from === 'string' && found.shards.length > 1 && found.shards.includes(to) && from !== to;
+    if (found.shards.includes(to) && !merging) {
       throw badInput(`log family "${name}" is on shard "${to}" already; move it to another: ${shards.filter((s) => !found.shards.includes(s)).join(', ')}`, { field: 'to', shard: to });
     }
     // A spread family moves one part at a time: `from` names it.
@@ -364,7 +386,10 @@ export class MoveService {
       }
     })()
       .catch((error: unknown) => this.logger.error({ err: error, moveId }, 'family move: unexpected error'))
-      .finally(() => this.running.delete(moveId));
+      .finally(() => {
+        this.running.delete(moveId);
+        for (const key of this.preparedTargets) if (key.startsWith(`${moveId}\u0000`)) this.preparedTargets.delete(key);
+      });
     this.running.set(moveId, run);
   }
 
@@ -412,11 +437,43 @@ export class MoveService {
 
   // --- Copying ---
 
+  /** See {@link CopyTarget}; decided from the catalog while the move is active. */
+  private async copyTarget(move: MoveRecord): Promise<CopyTarget> {
+    const parts = await this.catalog.getParts(move.family);
+    const source = parts.find((part) => part.shard === move.from);
+    if (source === undefined || !parts.some((part) => part.shard === move.to)) return { table: stagingTableName(move.moveId), merge: null };
+    const after = source.index === 0 ? '0' : String(source.index * PART_ID_SPAN - 1);
+    return { table: move.family, merge: { after, upTo: String((source.index + 1) * PART_ID_SPAN - 1) } };
+  }
+
+  /** Gives the target every column the copy writes: the staging table from the source's columns, a merged part through the family's DDL. */
+  private async prepareTarget(move: MoveRecord, target: CopyTarget, columns: Parameters<typeof ensureStagingColumns>[3]): Promise<void> {
+    // Once per set of columns and move: a batch with the same columns as the last needs nothing.
+    const signature = `${move.moveId}\u0000${columns.names.join('\u0000')}`;
+    if (this.preparedTargets.has(signature)) return;
+    await this.prepareTargetNow(move, target, columns);
+    this.preparedTargets.add(signature);
+  }
+
+  private async prepareTargetNow(move: MoveRecord, target: CopyTarget, columns: Parameters<typeof ensureStagingColumns>[3]): Promise<void> {
+    if (target.merge !== null) {
+      await this.manager.ensurePartColumns(move.to, move.family, await this.catalog.getColumns(move.family));
+      return;
+    }
+    await this.manager.withWriter(move.to, move.family, (connection) => ensureStagingColumns(connection, this.manager.pool(move.to).config.database, target.table, columns));
+  }
+
+  /** Deletes what the target holds of this move past `after` (a batch written but not recorded, or one to copy again). */
+  private async clearTarget(move: MoveRecord, target: CopyTarget, after: string, upTo?: string): Promise<void> {
+    const bound = upTo ?? target.merge?.upTo;
+    await this.manager.withWriter(move.to, move.family, (connection) => deleteAfter(connection, target.table, after, bound));
+  }
+
   /** The copy and catch-up rounds; resolves with the move once what is left is at most one batch. */
   private async copy(start: MoveRecord, lease: string): Promise<MoveRecord> {
     const { manager } = this;
     let move = start;
-    const staging = stagingTableName(move.moveId);
+    const target = await this.copyTarget(move);
     // No purge batch that began before this move may still be deleting (purge-batch.ts guard).
     await manager.withWriter(move.from, move.family, async (connection) => {
       const lock = purgeLockName(move.family, md5);
@@ -425,22 +482,30 @@ export class MoveService {
     });
     const columns = await manager.withWriter(move.from, move.family, (connection) => readColumns(connection, manager.pool(move.from).config.database, move.family));
     if (columns === undefined) throw new Error(`the table of "${move.family}" is missing on shard "${move.from}"`);
-    await manager.withWriter(move.to, move.family, async (connection) => {
-      await ensureStagingColumns(connection, manager.pool(move.to).config.database, staging, columns);
-      // A batch written before a crash but not recorded: copied again.
-      await deleteAfter(connection, staging, move.copiedUpTo);
-    });
+    await this.prepareTarget(move, target, columns);
+    if (target.merge !== null && BigInt(move.copiedUpTo) < BigInt(target.merge.after)) {
+      // Merging: the moving part's ids all lie past `after` (the target part's own ids never do).
+      await this.catalog.updateMove(move.moveId, { copiedUpTo: target.merge.after });
+      move = { ...move, copiedUpTo: target.merge.after };
+    }
+    // A batch written before a crash but not recorded: copied again.
+    await this.clearTarget(move, target, BigInt(move.copiedUpTo) > BigInt(target.merge?.after ?? '0') ? move.copiedUpTo : (target.merge?.after ?? '0'));
     if (move.totalRows === 0) {
       const total = await manager.withWriter(move.from, move.family, (connection) => countRows(connection, move.family));
       await this.catalog.updateMove(move.moveId, { totalRows: total });
       move = { ...move, totalRows: total };
     }
-    for (let round = 0; ; round++) {
+    for (;;) {
       move = await this.keepGoing(move, lease);
       const high = await this.settledHighWater(move);
-      move = await this.copyUpTo(move, move.family, high, lease);
+      const roundStarted = Date.now();
+      const copiedBefore = move.copiedRows;
+      move = await this.copyUpTo(move, move.family, high, lease, target);
+      const rate = (move.copiedRows - copiedBefore) / Math.max(1, Date.now() - roundStarted);
       const head = await manager.withWriter(move.from, move.family, (connection) => maxId(connection, move.family));
-      if (BigInt(head) - BigInt(move.copiedUpTo) <= BigInt(this.options.batchRows) || round >= MAX_CATCH_UP_ROUNDS) return move;
+      // Ids are not rows (a part's range, rolled-back ids), so what is left is counted.
+      const left = BigInt(head) - BigInt(move.copiedUpTo) <= BigInt(this.options.batchRows) ? 0 : await manager.withWriter(move.from, move.family, (connection) => countAfter(connection, move.family, move.copiedUpTo));
+      if (left <= Math.max(this.options.batchRows, rate * SWITCH_BUDGET_MS)) return move;
       if (move.state !== 'catching_up') {
         await this.catalog.updateMove(move.moveId, { state: 'catching_up' }, ['copying']);
         move = { ...move, state: 'catching_up' };
@@ -470,13 +535,13 @@ export class MoveService {
   }
 
   /** Copies and verifies batches of `table` on the source (the family, or its retired name once fenced) up to id `high`. */
-  private async copyUpTo(start: MoveRecord, table: string, high: string, lease: string | undefined): Promise<MoveRecord> {
+  private async copyUpTo(start: MoveRecord, table: string, high: string, lease: string | undefined, target: CopyTarget): Promise<MoveRecord> {
     let move = start;
     const started = Date.now();
     let copiedHere = 0;
     while (BigInt(move.copiedUpTo) < BigInt(high)) {
       if (lease !== undefined) move = await this.keepGoing(move, lease);
-      const { rows, position } = await this.withRetries(() => this.copyBatch(move, table, high), lease === undefined ? undefined : () => this.keepGoing(move, lease));
+      const { rows, position } = await this.withRetries(() => this.copyBatch(move, table, high, target), lease === undefined ? undefined : () => this.keepGoing(move, lease));
       copiedHere += rows;
       await this.catalog.updateMove(move.moveId, { copiedUpTo: position, copiedRows: move.copiedRows + rows, totalRows: Math.max(move.totalRows, move.copiedRows + rows) });
       move = { ...move, copiedUpTo: position, copiedRows: move.copiedRows + rows, totalRows: Math.max(move.totalRows, move.copiedRows + rows) };
@@ -508,9 +573,9 @@ export class MoveService {
    * Returns the rows copied and the new position (`high` when the range held
    * fewer rows than a batch: the ids between were never used).
    */
-  private async copyBatch(move: MoveRecord, table: string, high: string): Promise<{ rows: number; position: string }> {
+  private async copyBatch(move: MoveRecord, table: string, high: string, target: CopyTarget): Promise<{ rows: number; position: string }> {
     const { manager } = this;
-    const staging = stagingTableName(move.moveId);
+    const staging = target.table;
     const limit = this.options.batchRows;
     const fromDb = manager.pool(move.from).config.database;
     const toDb = manager.pool(move.to).config.database;
@@ -526,15 +591,18 @@ export class MoveService {
       });
       const { columns, batch } = read;
       const position = batch.tuples.length < limit ? high : batch.lastId;
-      const target = await manager.withWriter(move.to, move.family, async (connection, info) => {
-        await ensureStagingColumns(connection, toDb, staging, columns);
+      await this.prepareTarget(move, target, columns);
+      // The source's checksum runs on its server while the batch is written on the other.
+      const sourceSum = manager.withWriter(move.from, move.family, (connection) => rangeSum(connection, table, columns.names, move.copiedUpTo, position));
+      sourceSum.catch(() => undefined);
+      const copied = await manager.withWriter(move.to, move.family, async (connection, info) => {
         await writeBatch(connection, staging, columns.names, batch, Math.floor((info.maxAllowedPacket - 1024) / 3));
         return rangeSum(connection, staging, columns.names, move.copiedUpTo, position);
       });
-      const source = await manager.withWriter(move.from, move.family, (connection) => rangeSum(connection, table, columns.names, move.copiedUpTo, position));
-      if (source.rows === target.rows && source.sum === target.sum) return { rows: batch.tuples.length, position };
-      this.logger.warn({ family: move.family, moveId: move.moveId, after: move.copiedUpTo, upTo: position, source, target }, 'family move: a batch did not verify; copying it again');
-      await manager.withWriter(move.to, move.family, (connection) => deleteAfter(connection, staging, move.copiedUpTo, position));
+      const source = await sourceSum;
+      if (source.rows === copied.rows && source.sum === copied.sum) return { rows: batch.tuples.length, position };
+      this.logger.warn({ family: move.family, moveId: move.moveId, after: move.copiedUpTo, upTo: position, source, target: copied }, 'family move: a batch did not verify; copying it again');
+      await this.clearTarget(move, target, move.copiedUpTo, position);
     }
     throw new Error(`rows ${move.copiedUpTo}-${high} of "${move.family}" differ between shard "${move.from}" and the copy on "${move.to}" after copying them twice`);
   }
@@ -546,7 +614,8 @@ export class MoveService {
     let move = await this.keepGoing(start, lease);
     const family = move.family;
     const retired = retiredTableName(move.moveId);
-    const staging = stagingTableName(move.moveId);
+    const target = await this.copyTarget(move);
+    const staging = target.table;
     const fromDb = manager.pool(move.from).config.database;
     const toDb = manager.pool(move.to).config.database;
     if (move.state !== 'switching') {
@@ -561,7 +630,7 @@ export class MoveService {
         if (!(await tableExists(connection, fromDb, family))) throw new Error(`the table of "${family}" is missing on shard "${move.from}"`);
         await markMovedAway(connection, family, move.moveId);
         try {
-          await this.renameWithView(connection, fromDb, family, retired);
+          await this.renameWithView(connection, fromDb, family, retired, FENCE_LOCK_WAITS_SECONDS[attempt - 1]);
           return true;
         } catch (error) {
           if ((error as { errno?: unknown }).errno !== 1205) throw error;
@@ -572,22 +641,24 @@ export class MoveService {
       if (fenced) break;
       if (attempt >= FENCE_ATTEMPTS) throw new Error(`could not fence "${family}" on shard "${move.from}": long queries or transactions held its table ${FENCE_ATTEMPTS} times`);
       this.logger.info({ family, moveId: move.moveId, attempt }, 'family move: the table was busy, switching again after a catch-up');
-      move = await this.copyUpTo(move, family, await this.settledHighWater(move), lease);
+      move = await this.copyUpTo(move, family, await this.settledHighWater(move), lease, target);
     }
     // 2. The last rows (every writer of the old table has finished: RENAME waited for them), and the Idempotency-Keys.
-    const promoted = await manager.withWriter(move.to, family, async (connection) => !(await tableExists(connection, toDb, staging)) && (await tableExists(connection, toDb, family)));
+    const promoted =
+      target.merge === null &&
+      (await manager.withWriter(move.to, family, async (connection) => !(await tableExists(connection, toDb, staging)) && (await tableExists(connection, toDb, family))));
     if (!promoted) {
       // Every column the source has now (one added after the last batch too), then the rows after the last batch.
       const columns = await manager.withWriter(move.from, family, (connection) => readColumns(connection, fromDb, retired));
       if (columns === undefined) throw new Error(`the fenced table of "${family}" is missing on shard "${move.from}"`);
-      await manager.withWriter(move.to, family, async (connection) => {
-        await ensureStagingColumns(connection, toDb, staging, columns);
-        await deleteAfter(connection, staging, move.copiedUpTo);
-      });
+      await this.prepareTarget(move, target, columns);
+      await this.clearTarget(move, target, move.copiedUpTo);
       const head = await manager.withWriter(move.from, family, (connection) => maxId(connection, retired));
-      move = await this.copyUpTo(move, retired, head, undefined);
+      move = await this.copyUpTo(move, retired, head, undefined, target);
       const keys = await manager.withWriter(move.from, family, (connection) => readIdempotencyKeys(connection, family));
       await manager.withWriter(move.to, family, (connection, info) => writeIdempotencyKeys(connection, keys, Math.floor((info.maxAllowedPacket - 1024) / 3)));
+    }
+    if (!promoted && target.merge === null) {
       // 3. The copy becomes the family on the target.
       await manager.withFamilyLock(move.to, family, async (connection) => {
         if (await tableExists(connection, toDb, family)) {
@@ -615,13 +686,13 @@ export class MoveService {
   }
 
   /** RENAME under the shard's raw_logs view lock, and the view rebuilt before the lock goes (raw_logs queries see at most an instant of error 1356, which they retry). */
-  private async renameWithView(connection: PooledConnection, database: string, from: string, to: string): Promise<void> {
+  private async renameWithView(connection: PooledConnection, database: string, from: string, to: string, lockWaitSeconds = 1): Promise<void> {
     const timeout = this.manager.lockTimeoutSeconds;
     const run = (sql: string, bindings?: readonly unknown[]): Promise<unknown> => queryOn(connection, sql, bindings ?? []).then((rows) => [rows]);
     const lock = await queryOn<Array<{ ok: number | null }>>(connection, 'SELECT GET_LOCK(?, ?) AS ok', [RAW_LOGS_VIEW_LOCK, timeout]);
     if (lock[0]?.ok !== 1) throw new Error('timed out waiting for the raw_logs view lock');
     try {
-      await renameTable(connection, from, to, FENCE_LOCK_WAIT_SECONDS);
+      await renameTable(connection, from, to, lockWaitSeconds);
       await refreshRawLogsView(run, database, timeout);
     } finally {
       await queryOn(connection, 'SELECT RELEASE_LOCK(?)', [RAW_LOGS_VIEW_LOCK]).catch(() => undefined);
@@ -635,8 +706,8 @@ export class MoveService {
     const retired = retiredTableName(move.moveId);
     const fromDb = this.manager.pool(move.from).config.database;
     const toDb = this.manager.pool(move.to).config.database;
-    // A target that was already promoted goes back to being the staging copy (dropped next).
-    await this.manager
+    // A target that was already promoted goes back to being the staging copy (dropped next); a merged part stays.
+    if ((await this.copyTarget(move)).merge === null) await this.manager
       .withFamilyLock(move.to, move.family, async (connection) => {
         if (!(await tableExists(connection, toDb, stagingTableName(move.moveId))) && (await tableExists(connection, toDb, move.family))) {
           await this.renameWithView(connection, toDb, move.family, stagingTableName(move.moveId));
@@ -653,6 +724,15 @@ export class MoveService {
 
   /** Drops the staging copy on the target; a target that is down keeps it (an internal table nothing reads). */
   private async dropStaging(move: MoveRecord): Promise<void> {
+    const target = await this.copyTarget(move).catch(() => undefined);
+    if (target?.merge != null) {
+      // Merging into a live part: what this move copied there goes, nothing else (the range is the moving part's).
+      const merge = target.merge;
+      await this.clearTarget(move, target, merge.after, merge.upTo).catch((error: unknown) =>
+        this.logger.warn({ err: error, moveId: move.moveId, shard: move.to }, 'family move: the rows copied into the target part could not be removed'),
+      );
+      return;
+    }
     await this.manager
       .withWriter(move.to, move.family, (connection) => dropTable(connection, stagingTableName(move.moveId)))
       .catch((error: unknown) => this.logger.warn({ err: error, moveId: move.moveId, shard: move.to }, 'family move: the staging copy on the target could not be dropped'));

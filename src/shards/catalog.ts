@@ -602,8 +602,14 @@ export class Catalog {
         // A part of a spread family moves in the parts table, and in the placement when it is part 0.
         const partRows = (await trx(FAMILY_PARTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
         if (partRows.length > 0) {
-          const movedPart = await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).update({ shard: to });
-          if (movedPart === 0 && !partRows.some((row) => row.shard === to)) return false;
+          if (!partRows.some((row) => row.shard === from)) {
+            if (!partRows.some((row) => row.shard === to)) return false;
+          } else if (partRows.some((row) => row.shard === to)) {
+            // Merged into the part already there: one part fewer.
+            await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).delete();
+          } else {
+            await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).update({ shard: to });
+          }
           await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
         } else {
           const moved = await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });

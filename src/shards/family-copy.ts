@@ -140,6 +140,12 @@ export async function countRows(connection: PooledConnection, table: string): Pr
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Rows of `table` with id > `afterId`. */
+export async function countAfter(connection: PooledConnection, table: string, afterId: string): Promise<number> {
+  const rows = await queryOn<Array<{ n: number | string }>>(connection, `SELECT COUNT(*) AS n FROM ${quoteIdentifier(table)} WHERE id > ${idLiteral(afterId)}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
 /**
  * The writing transactions open on the server now (other than this
  * session's), by InnoDB id; undefined when this user may not read

@@ -93,7 +93,7 @@ describe('a part of a spread family moved to another shard', () => {
     for (let b = 0; b < 4; b++) expect((await ingest(gateway, family, schema, events('pre', b, 25))).status).toBe(200);
     const refused = await api(gateway, 'POST', `/api/families/${family}/move`, { to: third });
     expect([refused.status, refused.body.error.code]).toEqual([400, 'BAD_USER_INPUT']);
-    expect((await api(gateway, 'POST', `/api/families/${family}/move`, { from: second, to: first })).status).toBe(400);
+    expect((await api(gateway, 'POST', `/api/families/${family}/move`, { from: third, to: first })).status).toBe(400);
     const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: second, to: third });
     expect(started.status).toBe(202);
     const deadline = Date.now() + 60_000;
@@ -116,6 +116,36 @@ describe('a part of a spread family moved to another shard', () => {
     expect(rows.map((r) => [r.writer, Number(r.n)])).toEqual([['post', 50], ['pre', 50]]);
     for (const row of rows) expect(Number(row.lo)).toBeGreaterThanOrEqual(PART_ID_SPAN);
     expect(await onShard(specNamed(shards, second), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('a spread family narrowed by moving a part onto another', () => {
+  it('merges the part into the one already there, every row kept once, ids unchanged', { timeout: 120_000 }, async () => {
+    const family = uniqueFamily('sp_merge');
+    expect((await api(gateway, 'PUT', `/api/families/${family}/placement`, { shards: names })).status).toBe(200);
+    await activation();
+    for (let b = 0; b < 9; b++) expect((await ingest(gateway, family, schema, events('pre', b, 30))).status).toBe(200);
+    const before = new Map<string, number[]>();
+    for (const spec of shards) before.set(spec.name, (await onShard<{ id: number }>(spec, `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id)));
+    const [first, , third] = names as [string, string, string];
+    const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: third, to: first });
+    expect(started.status).toBe(202);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await api(gateway, 'GET', `/api/families/${family}/move`);
+      if (status.body.state === 'done') break;
+      if (status.body.state === 'failed' || Date.now() > deadline) throw new Error(JSON.stringify(status.body));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const placement = (await api(gateway, 'GET', `/api/families/${family}/placement`)).body;
+    expect(placement.shards).toEqual(names.filter((n) => n !== third));
+    const merged = (await onShard<{ id: number }>(specNamed(shards, first), `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id));
+    expect(merged).toEqual([...(before.get(first) ?? []), ...(before.get(third) ?? [])].sort((x, y) => x - y));
+    expect(await onShard(specNamed(shards, third), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])).toEqual([{ n: 0 }]);
+    // Writes go on to the parts left.
+    const landed = new Set<string>();
+    for (let b = 0; b < 4; b++) landed.add((await ingest(gateway, family, schema, events('post', b, 5))).body.shard as string);
+    expect([...landed].sort()).toEqual(names.filter((n) => n !== third).sort());
   });
 });
 
