@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { startCluster, stopServer, type Cluster } from '../../scripts/lib/mariadb-cluster.js';
-import { api, ingest, onShard, query, spawnGateway, specNamed, startGateway, tableExists, uniqueFamily, type GatewayProcess, type TestGateway } from './helpers/gateway.js';
+import { api, ingest, onShard, query, spawnGateway, specNamed, startGateway, tableExists, uniqueFamily, waitForMove, type GatewayProcess, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
 /** A database of its own: other tests' raw_logs federation would otherwise copy these hundreds of thousands of rows. */
@@ -18,15 +18,6 @@ const DATABASE = 'databalancer_moves_online';
 const onDb = <T = Record<string, unknown>>(spec: (typeof shards)[number], sql: string, values: unknown[] = []): Promise<T[]> => onShard<T>(spec, sql, values, DATABASE);
 const schema = { writer: 'string', batch: 'int', seq: 'int', note: 'string' };
 
-async function waitForMove(g: { url: string }, family: string, states: readonly string[], timeoutMs = 150_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await api(g, 'GET', `/api/families/${family}/move`);
-    if (answer.status === 200 && states.includes(answer.body.state as string)) return answer.body as Record<string, unknown>;
-    if (Date.now() > deadline) throw new Error(`move of ${family} did not reach ${states.join('/')}: ${JSON.stringify(answer.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function events(writer: string, batch: number, count: number): Array<Record<string, unknown>> {
   return Array.from({ length: count }, (_, seq) => ({ writer, batch, seq, note: `${writer}/${batch}/${seq} "q" \\ é` }));
@@ -97,7 +88,7 @@ describe('a family moved while two gateway processes ingest into it and a client
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = await api(a, 'POST', `/api/families/${family}/move`, { to });
     expect(started.status).toBe(202);
-    const done = await waitForMove(b, family, ['done', 'failed', 'cancelled']);
+    const done = await waitForMove(b, family, ['done', 'failed', 'cancelled'], 150_000);
     // Keep the load on a little past the switch.
     await new Promise((resolve) => setTimeout(resolve, 500));
     moving = false;

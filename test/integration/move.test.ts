@@ -6,7 +6,7 @@
  * and the rebalance proposal.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { api, ingest, onShard, query, specNamed, startGateway, tableExists, uniqueFamily, type TestGateway } from './helpers/gateway.js';
+import { api, ingest, onShard, query, specNamed, startGateway, tableExists, uniqueFamily, waitForMove, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
 let gateway: TestGateway;
@@ -23,15 +23,6 @@ afterAll(async () => {
 
 const schema = { seq: 'int', name: 'string', weight: 'float' };
 
-async function waitForMove(g: { url: string }, family: string, states: readonly string[] = ['done', 'failed', 'cancelled']): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 50_000;
-  for (;;) {
-    const answer = await api(g, 'GET', `/api/families/${family}/move`);
-    if (answer.status === 200 && states.includes(answer.body.state as string)) return answer.body as Record<string, unknown>;
-    if (Date.now() > deadline) throw new Error(`move of ${family} did not reach ${states.join('/')}: ${JSON.stringify(answer.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function placed(family: string): Promise<string> {
   const answer = await ingest(gateway, family, schema, []);

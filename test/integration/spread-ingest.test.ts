@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, startServer, stopServer, type Cluster } from '../../scripts/lib/mariadb-cluster.js';
-import { api, ingest, onShard, query, spawnGateway, specNamed, startGateway, uniqueFamily, type GatewayProcess, type TestGateway } from './helpers/gateway.js';
+import { api, ingest, onShard, query, spawnGateway, specNamed, startGateway, uniqueFamily, waitForMove, type GatewayProcess, type TestGateway } from './helpers/gateway.js';
 import { PART_ACTIVATION_SECONDS, PART_ID_SPAN } from '../../src/shards/shard-manager.js';
 
 const shards = inject('shards');
@@ -96,13 +96,7 @@ describe('a part of a spread family moved to another shard', () => {
     expect((await api(gateway, 'POST', `/api/families/${family}/move`, { from: third, to: first })).status).toBe(400);
     const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: second, to: third });
     expect(started.status).toBe(202);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const status = await api(gateway, 'GET', `/api/families/${family}/move`);
-      if (status.body.state === 'done') break;
-      if (status.body.state === 'failed' || Date.now() > deadline) throw new Error(JSON.stringify(status.body));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    expect(await waitForMove(gateway, family)).toMatchObject({ state: 'done' });
     expect((await api(gateway, 'GET', `/api/families/${family}/placement`)).body).toEqual({ family, shards: [first, third], spread: true });
     const landed = new Set<string>();
     for (let b = 0; b < 4; b++) {
@@ -130,13 +124,7 @@ describe('a spread family narrowed by moving a part onto another', () => {
     const [first, , third] = names as [string, string, string];
     const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: third, to: first });
     expect(started.status).toBe(202);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const status = await api(gateway, 'GET', `/api/families/${family}/move`);
-      if (status.body.state === 'done') break;
-      if (status.body.state === 'failed' || Date.now() > deadline) throw new Error(JSON.stringify(status.body));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    expect(await waitForMove(gateway, family)).toMatchObject({ state: 'done' });
     const placement = (await api(gateway, 'GET', `/api/families/${family}/placement`)).body;
     expect(placement.shards).toEqual(names.filter((n) => n !== third));
     const merged = (await onShard<{ id: number }>(specNamed(shards, first), `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id));

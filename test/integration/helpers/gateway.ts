@@ -279,3 +279,19 @@ export async function spawnGateway(specs: readonly ServerSpec[], flags: readonly
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Polls GET /api/families/{family}/move until its state is one of `states`; returns that answer's body. */
+export async function waitForMove(
+  gateway: { url: string },
+  family: string,
+  states: readonly string[] = ['done', 'failed', 'cancelled'],
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await api(gateway, 'GET', `/api/families/${family}/move`);
+    if (answer.status === 200 && states.includes(answer.body.state as string)) return answer.body as Record<string, unknown>;
+    if (Date.now() > deadline) throw new Error(`move of ${family} did not reach ${states.join('/')}: ${JSON.stringify(answer.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
