@@ -129,7 +129,7 @@ export interface DatabalancerClient {
   /** Deletes a family's events ingested before `before` (ISO-8601 or epoch seconds). */
   purgeLogs(family: string, before: string): Promise<PurgeLogsMutation['purgeLogs']>;
   /** Starts moving a family to shard `to`; answers at once in state `copying` (POST /api/families/{family}/move). Follow it with `family(name).move()`. */
-  moveFamily(family: string, to: string): Promise<MoveFamilyMutation['moveFamily']>;
+  moveFamily(family: string, to: string, from?: string): Promise<MoveFamilyMutation['moveFamily']>;
   /** Cancels a family's move that has not started switching (DELETE /api/families/{family}/move). */
   cancelFamilyMove(family: string): Promise<CancelFamilyMoveMutation['cancelFamilyMove']>;
   /** The moves that would even out rows per shard, without doing them (GET /api/rebalance). */
@@ -206,7 +206,7 @@ export function createClient(options: ClientOptions): DatabalancerClient {
     setRetention: async (family, retention) => (await request(SetRetentionDocument, { family, retention })).setRetention,
     clearRetention: async (family) => (await request(ClearRetentionDocument, { family })).clearRetention,
     purgeLogs: async (family, before) => (await request(PurgeLogsDocument, { family, before })).purgeLogs,
-    moveFamily: async (family, to) => (await request(MoveFamilyDocument, { family, to })).moveFamily,
+    moveFamily: async (family, to, from) => (await request(MoveFamilyDocument, from === undefined ? { family, to } : { family, to, from })).moveFamily,
     cancelFamilyMove: async (family) => (await request(CancelFamilyMoveDocument, { family })).cancelFamilyMove,
     rebalance: async () => (await request(RebalanceDocument, {})).rebalance,
     runRebalance: async () => (await request(RunRebalanceDocument, {})).runRebalance,

@@ -294,6 +294,7 @@ export type MutationIngestOsqueryArgs = {
 /** Write operations. */
 export type MutationMoveFamilyArgs = {
   family: Scalars['String']['input'];
+  from?: InputMaybe<Scalars['String']['input']>;
   to: Scalars['String']['input'];
 };
 

@@ -30,7 +30,7 @@ function rebalancePlanOf(plan: RebalancePlanModel): RebalancePlan {
 export const moveMutationResolvers: Pick<MutationResolvers, 'moveFamily' | 'cancelFamilyMove' | 'runRebalance'> = {
   moveFamily: async (_parent, args, { services, statements }) => {
     statements.take('moveFamily');
-    return familyMoveOf(await services.moves.start(args.family, args.to));
+    return familyMoveOf(await services.moves.start(args.family, args.to, args.from ?? undefined));
   },
   cancelFamilyMove: async (_parent, args, { services, statements }) => {
     statements.take('cancelFamilyMove');
