@@ -98,7 +98,9 @@ export interface ExecutedQuery extends QueryRows {
 
 /**
  * Runs `sql` (validated, capped at maxRows + 1) as `plan` says; `scatter`,
- * when not null, is the scatter-merge fast path of a federated plan.
+ * when not null, is the scatter-merge fast path of a federated plan. `ast`,
+ * the user's query's, lets a query over one spread family push its work
+ * down to the family's parts (spread-plan.ts).
  * Throws QUERY_FAILED, QUERY_TOO_LARGE (400), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
  */
 export async function executePlan(
@@ -107,15 +109,16 @@ export async function executePlan(
   scatter: ScatterPlan | null,
   sql: string,
   limits: ExecuteOptions,
+  ast?: unknown,
 ): Promise<ExecutedQuery> {
   if (plan.kind === 'single') return { ...(await runOnShard(manager, plan.shard, sql, limits)), shards: [plan.shard] };
-  const shards = [...new Set([plan.target, ...plan.stage.map((s) => s.shard), ...(plan.rawLogsFrom ?? [])])];
+  const shards = [...new Set([plan.target, ...plan.stage.map((s) => s.shard), ...(plan.spread ?? []).flatMap((s) => s.shards), ...(plan.rawLogsFrom ?? [])])];
   const leave = limits.gate === undefined ? () => undefined : await limits.gate.enter(limits.signal);
   try {
     const rows =
       scatter !== null
         ? await runScatter(manager, scatter, [plan.target, ...(plan.rawLogsFrom ?? [])], sql, limits)
-        : await runFederated(manager, plan, sql, limits);
+        : await runFederated(manager, plan, sql, limits, ast);
     return { ...rows, shards };
   } finally {
     leave();

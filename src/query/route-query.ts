@@ -15,6 +15,12 @@ export type QueryPlan =
       stage: Array<{ family: string; shard: string }>;
       /** When raw_logs is read: the other shards whose raw_logs rows must be staged. */
       rawLogsFrom: string[] | null;
+      /**
+       * Spread families the query reads: each is staged on the target as the
+       * union of all its parts (the target's own part included); absent or
+       * empty when none.
+       */
+      spread?: Array<{ family: string; shards: string[] }>;
     };
 
 /** What the planner needs to know. */
@@ -27,22 +33,28 @@ export interface RoutingInput {
   shardsWithFamilies: readonly string[];
   /** Every configured shard id, in configuration order (tie-breaks, table-less queries). */
   allShards: readonly string[];
+  /** Spread families (more than one part): family -> every part's shard, by part index. */
+  spread?: ReadonlyMap<string, readonly string[]>;
 }
 
 /**
  * Plans a query. A query whose tables all live on one shard runs there
  * unchanged; otherwise it is federated onto the shard that already holds the
- * most of its tables, and the rest is staged there.
+ * most of its tables, and the rest is staged there. A spread family (in
+ * `spread`) always federates: each of its parts counts towards its shard's
+ * weight, and it is staged from every part.
  * Example: tables [a, b], a on s1, b on s2 -> federated, target s1, stage [b@s2].
  */
 export function planQuery(input: RoutingInput): QueryPlan {
   const families = input.tables.filter((t) => t !== RAW_LOGS_TABLE);
   const readsRawLogs = families.length !== input.tables.length;
+  const spread = input.spread ?? new Map<string, readonly string[]>();
   const needed = new Set<string>();
   for (const family of families) {
     const shard = input.placements.get(family);
     if (shard === undefined) throw new Error(`no placement for ${family}`);
     needed.add(shard);
+    for (const part of spread.get(family) ?? []) needed.add(part);
   }
   const rawShards = readsRawLogs ? [...input.shardsWithFamilies] : [];
   for (const shard of rawShards) needed.add(shard);
@@ -50,9 +62,8 @@ export function planQuery(input: RoutingInput): QueryPlan {
   if (needed.size === 1) return { kind: 'single', shard: [...needed][0] as string };
 
   const weight = new Map<string, number>();
-  for (const family of families) {
-    const shard = input.placements.get(family) as string;
-    weight.set(shard, (weight.get(shard) ?? 0) + 1);
+  for (const family of new Set(families)) {
+    for (const shard of spread.get(family) ?? [input.placements.get(family) as string]) weight.set(shard, (weight.get(shard) ?? 0) + 1);
   }
   for (const shard of rawShards) weight.set(shard, (weight.get(shard) ?? 0) + 1);
   let target = '';
@@ -65,12 +76,15 @@ export function planQuery(input: RoutingInput): QueryPlan {
     }
   }
   const stage = [...new Set(families)]
+    .filter((family) => !spread.has(family))
     .map((family) => ({ family, shard: input.placements.get(family) as string }))
     .filter((entry) => entry.shard !== target);
+  const spreadStage = [...new Set(families)].filter((family) => spread.has(family)).map((family) => ({ family, shards: [...(spread.get(family) ?? [])] }));
   return {
     kind: 'federated',
     target,
     stage,
     rawLogsFrom: readsRawLogs ? rawShards.filter((s) => s !== target) : null,
+    ...(spreadStage.length > 0 ? { spread: spreadStage } : {}),
   };
 }

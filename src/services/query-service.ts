@@ -135,10 +135,13 @@ export class QueryService {
   ): Promise<QueryResult> {
     const { manager } = this.options;
     const placements = new Map<string, string>();
+    const spread = new Map<string, string[]>();
     await Promise.all(
       families.map(async (family) => {
-        const shard = await manager.shardOf(family);
-        if (shard === undefined) {
+        // Every part, active or not: a part becomes a writer's only after every reader knows it.
+        const parts = await manager.partsOf(family);
+        const shard = parts?.[0]?.shard;
+        if (parts === undefined || shard === undefined) {
           throw new AppError(
             'TABLE_NOT_FOUND',
             `table "${family}" is not a log family here; GET /api/describe lists the families you can query (plus raw_logs)`,
@@ -146,6 +149,7 @@ export class QueryService {
           );
         }
         placements.set(family, shard);
+        if (parts.length > 1) spread.set(family, parts.map((part) => part.shard));
       }),
     );
     const readsRawLogs = validated.tables.includes(RAW_LOGS_TABLE);
@@ -154,10 +158,13 @@ export class QueryService {
       placements,
       shardsWithFamilies: readsRawLogs ? await manager.shardsWithFamilies() : [],
       allShards: manager.shards.map((s) => s.id),
+      spread,
     });
-    const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
+    let scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
+    // Scatter concatenates per-shard groups: exact only while each family's raw_logs rows live on one shard.
+    if (scatter !== null && (await manager.listPlacements()).some((p) => p.shards.length > 1)) scatter = null;
     const limits = { ...this.options, signal, deadline: started + this.options.timeoutMs, gate: this.gate };
-    const executed = await executePlan(manager, plan, scatter, capped, limits).catch((error: unknown) => {
+    const executed = await executePlan(manager, plan, scatter, capped, limits, validated.ast).catch((error: unknown) => {
       // Server messages quote what ran: put them in terms of the user's SQL, without the row cap.
       throw restateCapError(error, validated, capped);
     });
