@@ -3,14 +3,20 @@
  * structured filter. The filter is validated against the family's columns
  * as the catalog records them and compiled (query/compile-filter.ts) to one
  * parameterised SELECT run on the family's shard, on a reader session (READ
- * ONLY, statement time limit). No SQL text from a client reaches the
- * database here. Knows nothing of HTTP.
+ * ONLY, statement time limit); for a spread family, through the query
+ * path's federation over every part (each sending only its first rows of
+ * the page's order). No SQL text from a client reaches the database here.
+ * Knows nothing of HTTP.
  */
-import { badInput, familyNotFound } from '../errors/app-error.js';
+import { AppError, badInput, familyNotFound } from '../errors/app-error.js';
 import { ID_COLUMN, validateFamilyName } from '../schema/identifiers.js';
 import { compileRowsQuery, type FilterColumn } from '../query/compile-filter.js';
 import type { CellValue } from '../query/result-types.js';
-import { runSelect } from '../query/run-select.js';
+import { runSelect, type QueryRows } from '../query/run-select.js';
+import { executePlan } from '../query/execute-plan.js';
+import { planQuery } from '../query/route-query.js';
+import { validateSql } from '../query/validate-sql.js';
+import { format } from 'mysql2';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { DescribeService, TableDescription } from './describe-service.js';
 
@@ -54,6 +60,8 @@ export interface FamilyServiceOptions {
   describe: DescribeService;
   /** Bytes of rows one page carries at most (query_max_bytes); a page cut by it has fewer rows and hasMore. */
   maxBytes: number;
+  /** Time limit of a page of a spread family (gathered from every part), milliseconds; default 10000 (query_timeout_ms's default). */
+  timeoutMs?: number;
 }
 
 /** Reads single families: their description and their rows. */
@@ -61,11 +69,13 @@ export class FamilyService {
   private readonly manager: ShardManager;
   private readonly describer: DescribeService;
   private readonly maxBytes: number;
+  private readonly timeoutMs: number;
 
   constructor(options: FamilyServiceOptions) {
     this.manager = options.manager;
     this.describer = options.describe;
     this.maxBytes = options.maxBytes;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   /**
@@ -143,9 +153,13 @@ export class FamilyService {
       offset: request.offset,
     });
     // The compiled SELECT asks for limit + 1 rows: one past the cap means more match.
-    const page = await this.manager.withReader(info.shard, family, (connection) =>
-      runSelect(connection, compiled.sql, { maxRows: compiled.limit, maxBytes: this.maxBytes }, compiled.values),
-    );
+    const parts = await this.manager.partsOf(family);
+    const page =
+      parts !== undefined && parts.length > 1
+        ? await this.spreadPage(family, parts.map((part) => part.shard), compiled)
+        : await this.manager.withReader(info.shard, family, (connection) =>
+            runSelect(connection, compiled.sql, { maxRows: compiled.limit, maxBytes: this.maxBytes }, compiled.values),
+          );
     return {
       family,
       shard: info.shard,
@@ -155,5 +169,50 @@ export class FamilyService {
       hasMore: page.truncated,
       elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
     };
+  }
+
+  /**
+   * A page of a spread family: the compiled SELECT (its values inlined, as
+   * the server would bind them) runs through the query path's federation,
+   * where every part sends only its first offset + limit + 1 rows in the
+   * page's order (query/spread-plan.ts), so filter, order and page are exact.
+   */
+  private async spreadPage(family: string, shards: string[], compiled: ReturnType<typeof compileRowsQuery>): Promise<QueryRows> {
+    const sql = format(compiled.sql, compiled.values, false, 'Z');
+    const validated = validateSql(sql, { maxLength: Number.MAX_SAFE_INTEGER, maxTokens: Number.MAX_SAFE_INTEGER });
+    const plan = planQuery({
+      tables: [family],
+      placements: new Map([[family, shards[0] as string]]),
+      shardsWithFamilies: [],
+      allShards: this.manager.shards.map((pool) => pool.id),
+      spread: new Map([[family, shards]]),
+    });
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new AppError('QUERY_TIMEOUT', `the page took longer than ${this.timeoutMs} ms; narrow the filter`, { timeoutMs: this.timeoutMs })),
+      this.timeoutMs,
+    );
+    try {
+      return await executePlan(
+        this.manager,
+        plan,
+        null,
+        sql,
+        {
+          maxRows: compiled.limit,
+          maxBytes: this.maxBytes,
+          timeoutMs: this.timeoutMs,
+          deadline: performance.now() + this.timeoutMs,
+          signal: deadline.signal,
+          // Every part sends at most offset + limit + 1 rows.
+          federationMaxRows: shards.length * (compiled.offset + compiled.limit + 1),
+        },
+        validated.ast,
+      );
+    } catch (error) {
+      throw deadline.signal.aborted ? deadline.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
