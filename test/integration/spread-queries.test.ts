@@ -198,6 +198,42 @@ describe('a family spread over three shards answers as one server would', () => 
   });
 });
 
+describe('a part without a column (it was down when the field was added)', () => {
+  it('contributes NULL for it, in every query shape', async () => {
+    const lacking = uniqueFamily('spq_lack');
+    const full = uniqueFamily('spq_full');
+    const base = { g: 'string', x: 'int' };
+    const placed = await ingest(gateway, lacking, { ...base, y: 'int' }, [{ g: 'a', x: 1, y: 10 }]);
+    const placedFull = await ingest(gateway, full, { ...base, y: 'int' }, [{ g: 'a', x: 1, y: 10 }]);
+    const home = placed.body.shard as string;
+    const parts = await gateway.app.manager.spreadFamily(lacking, [home, ...names.filter((n) => n !== home)]);
+    const firstId = Number((await query(gateway, `SELECT id FROM ${lacking}`)).body.results[0].id);
+    const fullSpec = specNamed(shards, placedFull.body.shard);
+    await onDb(fullSpec, `UPDATE \`${full}\` SET id = ${firstId}`);
+    for (const part of parts.filter((p) => p.index > 0)) {
+      const spec = specNamed(shards, part.shard);
+      const id = part.index * PART_ID_SPAN + 1;
+      if (part.index === 2) await onDb(spec, `ALTER TABLE \`${lacking}\` DROP COLUMN y`);
+      const y = part.index === 2 ? [] : [20 + part.index];
+      const cols = part.index === 2 ? 'id, g, x' : 'id, g, x, y';
+      await onDb(spec, `INSERT INTO \`${lacking}\` (${cols}) VALUES (${[id, "'b'", 2 + part.index, ...y].join(', ')}), (${[id + 1, "'a'", 5, ...y].join(', ')})`);
+      await onDb(fullSpec, `INSERT INTO \`${full}\` (id, g, x, y) VALUES (${id}, 'b', ${2 + part.index}, ${y[0] ?? 'NULL'}), (${id + 1}, 'a', 5, ${y[0] ?? 'NULL'})`);
+    }
+    for (const template of [
+      'SELECT * FROM {T} ORDER BY id',
+      'SELECT COUNT(y), SUM(y), AVG(y), MIN(y) FROM {T}',
+      'SELECT g, MAX(y), COUNT(*) FROM {T} GROUP BY g ORDER BY g',
+      'SELECT id, y FROM {T} ORDER BY y DESC, id LIMIT 3',
+      'SELECT id FROM {T} WHERE y IS NULL ORDER BY id',
+      'SELECT g, COUNT(DISTINCT y) FROM {T} GROUP BY g ORDER BY g',
+    ]) {
+      const [got, want] = await Promise.all([query(gateway, template.replaceAll('{T}', lacking)), query(gateway, template.replaceAll('{T}', full))]);
+      expect({ template, status: got.status, error: got.body.error }).toEqual({ template, status: 200, error: undefined });
+      expectSame(got.body.results, want.body.results, template);
+    }
+  });
+});
+
 describe('a part that is down', () => {
   let cluster: Cluster;
   let own: TestGateway;
