@@ -21,7 +21,7 @@
 import { escape } from 'mysql2';
 import { AppError, isAppError } from '../errors/app-error.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
-import { LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../schema/identifiers.js';
+import { INTERNAL_PREFIX, LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, RAW_LOGS_TABLE, quoteIdentifier } from '../schema/identifiers.js';
 import { rawLogsTableSql } from '../schema/internal-tables.js';
 import { quoteString } from '../schema/sql-literal.js';
 import type { ServerFlavor } from '../schema/type-mapping.js';
@@ -271,7 +271,8 @@ async function stageRawLogs(staging: Staging, sources: readonly string[]): Promi
           `SELECT c.TABLE_NAME FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
               ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
-              AND (c.COLUMN_NAME = ${escape(RAW_COLUMN)} OR (c.TABLE_NAME = ${escape(LEGACY_RAW_LOGS_TABLE)} AND c.COLUMN_NAME = 'log'))
+              AND ((c.COLUMN_NAME = ${escape(RAW_COLUMN)} AND LEFT(c.TABLE_NAME, ${INTERNAL_PREFIX.length}) <> ${escape(INTERNAL_PREFIX)})
+                   OR (c.TABLE_NAME = ${escape(LEGACY_RAW_LOGS_TABLE)} AND c.COLUMN_NAME = 'log'))
             ORDER BY c.TABLE_NAME`,
         );
         for (const [name] of tables) {
