@@ -7,7 +7,8 @@
  */
 import type { Logger } from '../logging/logger.js';
 import { AppError } from '../errors/app-error.js';
-import { validateSql, type SqlLimits } from '../query/validate-sql.js';
+import type { SqlLimits } from '../query/validate-sql.js';
+import { ValidationCache } from '../query/validation-cache.js';
 import { applyRowCap, restateCapError } from '../query/row-cap.js';
 import { planQuery } from '../query/route-query.js';
 import { planScatter } from '../query/scatter-plan.js';
@@ -63,10 +64,13 @@ export interface QueryCallOptions {
 export class QueryService {
   private readonly options: QueryServiceOptions;
   private readonly gate: FederationGate;
+  /** The parser's verdicts by query digest: one parse per query shape (query/validation-cache.ts). */
+  private readonly validator: ValidationCache;
 
   constructor(options: QueryServiceOptions) {
     this.options = options;
     this.gate = new FederationGate(options.federationMaxConcurrent ?? 4);
+    this.validator = new ValidationCache(options.sqlLimits);
   }
 
   /**
@@ -114,11 +118,11 @@ export class QueryService {
    * the validation errors of query().
    */
   tablesOf(sql: unknown): readonly string[] {
-    return validateSql(sql, this.options.sqlLimits).tables;
+    return this.validator.validate(sql).tables;
   }
 
   private async run(sql: unknown, started: number, signal: AbortSignal, authorize?: (tables: readonly string[]) => void): Promise<QueryResult> {
-    const validated = validateSql(sql, this.options.sqlLimits);
+    const validated = this.validator.validate(sql);
     authorize?.(validated.tables);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const { manager } = this.options;
@@ -145,7 +149,7 @@ export class QueryService {
       shardsWithFamilies: readsRawLogs ? await manager.shardsWithFamilies() : [],
       allShards: manager.shards.map((s) => s.id),
     });
-    const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
+    const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast ?? this.validator.full(sql).ast) : null;
     const limits = { ...this.options, signal, deadline: started + this.options.timeoutMs, gate: this.gate };
     const executed = await executePlan(manager, plan, scatter, capped, limits).catch((error: unknown) => {
       // Server messages quote what ran: put them in terms of the user's SQL, without the row cap.
