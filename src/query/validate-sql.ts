@@ -30,7 +30,7 @@
  * NO_BACKSLASH_ESCAPES (the lexer reads quotes and backslashes as the server
  * does by default).
  */
-import nodeSqlParser from 'node-sql-parser';
+import { sqlParser, type SqlDialect } from './sql-parser.js';
 import { AppError } from '../errors/app-error.js';
 
 /** A SELECT that passed validation. */
@@ -763,13 +763,12 @@ class AstWalker {
   }
 }
 
-const PARSER = new nodeSqlParser.Parser();
 
 type ParseResult = { ok: true; ast: unknown } | { ok: false; message: string; offset: number | null; tooDeep: boolean };
 
-function tryParse(text: string, database: string): ParseResult {
+function tryParse(text: string, database: SqlDialect): ParseResult {
   try {
-    return { ok: true, ast: PARSER.astify(text, { database }) };
+    return { ok: true, ast: sqlParser(database).astify(text, { database }) };
   } catch (error) {
     // The generated parser recurses per nesting level: past the stack it throws RangeError.
     if (error instanceof RangeError) return { ok: false, message: 'too deep', offset: null, tooDeep: true };
