@@ -24,11 +24,12 @@ import { mainThreadProfile, renderProfile, summarizeProfile, type ProfileSummary
 import { bulkIngest, graphqlIngest, manyFamilies, rssCheck, seedFloor, smallRequests, wideIngest } from './scenarios/ingest.js';
 import { graphqlQueries, loadQueryFixture, queryScenarios, type QueryFixture } from './scenarios/query.js';
 import { crossShard } from './scenarios/cross-shard.js';
+import { familyMove } from './scenarios/move.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 /** Report order of the rows. */
-const ORDER = ['1', '2', '3', '4', '5a', '5b', '6a', '6b', '7a', '7b', '7c', '8', 'rss'];
+const ORDER = ['1', '2', '3', '4', '5a', '5b', '6a', '6b', '7a', '7b', '7c', '8', '9', '9p', '9u', 'rss'];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -197,6 +198,7 @@ async function main(options: BenchOptions): Promise<number> {
       }
     }
     if (want('8')) await attempt('8', ['8'], () => seedFloor(ctx));
+    if (want('9')) await attempt('9', ['9', '9p', '9u'], () => familyMove(ctx));
     if (want('rss')) await attempt('rss', ['rss'], () => rssCheck(ctx));
 
     const memory = gateway.memory();

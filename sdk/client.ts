@@ -14,26 +14,38 @@
 import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import {
+  CancelFamilyMoveDocument,
   ClearRetentionDocument,
   DescribeDocument,
   FamiliesDocument,
   FamilyDocument,
+  FamilyMoveDocument,
   FamilyRowsDocument,
   IngestLogsDocument,
+  MoveFamilyDocument,
   PurgeLogsDocument,
   RawQueryDocument,
+  RebalanceDocument,
+  RunRebalanceDocument,
+  SetFamilyPlacementDocument,
   SetRetentionDocument,
   ShardsDocument,
+  type CancelFamilyMoveMutation,
   type ClearRetentionMutation,
   type DescribeQuery,
   type FamiliesQuery,
+  type FamilyMoveQuery,
   type FamilyQuery,
   type FamilyRowsQuery,
   type FamilyRowsQueryVariables,
   type IngestLogsMutation,
   type IngestLogsMutationVariables,
+  type MoveFamilyMutation,
   type PurgeLogsMutation,
   type RawQueryQuery,
+  type RebalanceQuery,
+  type RunRebalanceMutation,
+  type SetFamilyPlacementMutation,
   type SetRetentionMutation,
   type ShardsQuery,
 } from './generated/graphql.js';
@@ -92,6 +104,8 @@ export interface FamilyHandle {
   get(): Promise<FamilyQuery['family']>;
   /** A page of the family's rows matching a structured filter. */
   rows(args?: RowsArgs): Promise<FamilyRowsQuery['family']['rows']>;
+  /** The family's latest move between shards, null when it never moved (GET /api/families/{family}/move). Needs the admin scope. */
+  move(): Promise<FamilyMoveQuery['family']['move']>;
 }
 
 /** The typed client: one method per operation. */
@@ -114,6 +128,16 @@ export interface DatabalancerClient {
   clearRetention(family: string): Promise<ClearRetentionMutation['clearRetention']>;
   /** Deletes a family's events ingested before `before` (ISO-8601 or epoch seconds). */
   purgeLogs(family: string, before: string): Promise<PurgeLogsMutation['purgeLogs']>;
+  /** Starts moving a family to shard `to`; answers at once in state `copying` (POST /api/families/{family}/move). Follow it with `family(name).move()`. */
+  moveFamily(family: string, to: string, from?: string): Promise<MoveFamilyMutation['moveFamily']>;
+  /** Cancels a family's move that has not started switching (DELETE /api/families/{family}/move). */
+  cancelFamilyMove(family: string): Promise<CancelFamilyMoveMutation['cancelFamilyMove']>;
+  /** The moves that would even out rows per shard, without doing them (GET /api/rebalance). */
+  rebalance(): Promise<RebalanceQuery['rebalance']>;
+  /** Queues the proposed moves; the gateways run them one at a time (POST /api/rebalance). */
+  runRebalance(): Promise<RunRebalanceMutation['runRebalance']>;
+  /** Spreads a family's events over `shards`, every shard it is on included (PUT /api/families/{family}/placement). Needs the admin scope. */
+  setFamilyPlacement(family: string, shards: string[]): Promise<SetFamilyPlacementMutation['setFamilyPlacement']>;
   /** Sends any typed document (for operations of your own). */
   request<TResult, TVariables extends Record<string, unknown>>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult>;
 }
@@ -176,10 +200,16 @@ export function createClient(options: ClientOptions): DatabalancerClient {
     family: (name) => ({
       get: async () => (await request(FamilyDocument, { name })).family,
       rows: async (args = {}) => (await request(FamilyRowsDocument, { ...args, name })).family.rows,
+      move: async () => (await request(FamilyMoveDocument, { name })).family.move,
     }),
     shards: async () => (await request(ShardsDocument, {})).shards,
     setRetention: async (family, retention) => (await request(SetRetentionDocument, { family, retention })).setRetention,
     clearRetention: async (family) => (await request(ClearRetentionDocument, { family })).clearRetention,
     purgeLogs: async (family, before) => (await request(PurgeLogsDocument, { family, before })).purgeLogs,
+    moveFamily: async (family, to, from) => (await request(MoveFamilyDocument, from === undefined ? { family, to } : { family, to, from })).moveFamily,
+    cancelFamilyMove: async (family) => (await request(CancelFamilyMoveDocument, { family })).cancelFamilyMove,
+    rebalance: async () => (await request(RebalanceDocument, {})).rebalance,
+    runRebalance: async () => (await request(RunRebalanceDocument, {})).runRebalance,
+    setFamilyPlacement: async (family, shards) => (await request(SetFamilyPlacementDocument, { family, shards })).setFamilyPlacement,
   };
 }

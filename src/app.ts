@@ -19,6 +19,7 @@ import { RetentionService } from './services/retention-service.js';
 import { FamilyService } from './services/family-service.js';
 import { OsqueryService } from './services/osquery-service.js';
 import { Purger } from './services/purger.js';
+import { MoveService } from './services/move-service.js';
 import type { Services } from './services/services.js';
 import { openAccessControl, type AccessControl } from './services/access-service.js';
 import { systemClock, type Clock } from './services/clock.js';
@@ -126,6 +127,16 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
     }),
     access: access.access,
+    moves: new MoveService({
+      manager,
+      catalog,
+      logger,
+      batchRows: config.moves.batchRows,
+      rowsPerSecond: config.moves.rowsPerSecond,
+      sourceGraceSeconds: config.moves.sourceGraceSeconds,
+      leaseTtlMs: config.moves.leaseSeconds * 1000,
+      writeTimeoutMs: config.limits.writeTimeoutMs,
+    }),
   };
   const purger = config.retention.purgerEnabled
     ? new Purger({ retention: services.retention, manager, catalog, logger, clock, intervalSeconds: config.retention.purgeIntervalSeconds })
@@ -134,6 +145,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const server = createHttpServer(config, logger);
   await registerRoutes(server, services, metrics, config);
   purger?.start();
+  services.moves.startBackground();
 
   let closed = false;
   return {
@@ -148,6 +160,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       closed = true;
       // Lets a running purge finish its batch before the pools go away.
       await purger?.stop();
+      await services.moves.stop();
       await server.close();
       await manager.close();
       await catalogKnex.destroy();

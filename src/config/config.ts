@@ -86,6 +86,17 @@ export interface Config {
     /** True when purge_interval_seconds > 0. */
     readonly purgerEnabled: boolean;
   };
+  /** Moving families between shards (docs/moving.md). */
+  readonly moves: {
+    /** move_batch_rows: rows copied and verified per batch, rows; default 5000. */
+    readonly batchRows: number;
+    /** move_rows_per_second: copy rate cap, rows per second; default 50000; 0: uncapped. */
+    readonly rowsPerSecond: number;
+    /** move_source_grace_seconds: how long the source table is kept, renamed, after the switch, seconds; default 0. */
+    readonly sourceGraceSeconds: number;
+    /** move_lease_seconds: lease of the process driving a move; another process resumes it this long after a crash, seconds; default 15. */
+    readonly leaseSeconds: number;
+  };
   /** GraphQL endpoint options. */
   readonly graphql: {
     /** graphql_introspection: allow schema introspection, boolean; default true. */
@@ -224,6 +235,14 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'purge_interval_seconds', kind: 'int', defaultValue: '60', usage: 'Seconds between retention purges; 0 disables the purger', unit: 'seconds', min: 0 },
   // rows per delete; default 5000
   { name: 'purge_batch_size', kind: 'int', defaultValue: '5000', usage: 'Events (family rows and their raw copies) deleted per purge transaction', unit: 'rows' },
+  // rows per batch; default 5000
+  { name: 'move_batch_rows', kind: 'int', defaultValue: '5000', usage: 'Rows a family move copies and verifies per batch', unit: 'rows', max: 1_000_000 },
+  // rows per second; default 50000; 0: uncapped
+  { name: 'move_rows_per_second', kind: 'int', defaultValue: '50000', usage: 'Most rows per second a family move copies (bounds its load on the source); 0 copies as fast as the shards go', unit: 'rows per second', min: 0 },
+  // seconds; default 0
+  { name: 'move_source_grace_seconds', kind: 'int', defaultValue: '0', usage: 'Seconds a moved family\'s old table is kept, renamed, on its source before it is dropped', unit: 'seconds', min: 0 },
+  // seconds; default 15
+  { name: 'move_lease_seconds', kind: 'int', defaultValue: '15', usage: 'Lease of the process driving a family move: another process resumes the move this long after that process dies', unit: 'seconds', max: 3600 },
   // boolean; default true
   { name: 'graphql_introspection', kind: 'bool', defaultValue: 'true', usage: 'Allow GraphQL schema introspection' },
   // sandbox|graphiql|off; default sandbox (graphiql when NODE_ENV=production)
@@ -450,6 +469,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       purgeIntervalSeconds,
       purgeBatchSize: reader.int('purge_batch_size'),
       purgerEnabled: purgeIntervalSeconds > 0,
+    },
+    moves: {
+      batchRows: reader.int('move_batch_rows'),
+      rowsPerSecond: reader.int('move_rows_per_second'),
+      sourceGraceSeconds: reader.int('move_source_grace_seconds'),
+      leaseSeconds: reader.int('move_lease_seconds'),
     },
     graphql: {
       introspection: reader.bool('graphql_introspection'),

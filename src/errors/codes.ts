@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   REQUEST_TIMEOUT: 408,
   /** A re-declaration differs from the stored schema. */
   SCHEMA_CONFLICT: 409,
+  /** The family is moving between shards: a second move, a purge, or a cancel once it is switching must wait. */
+  FAMILY_MOVING: 409,
+  /** The family has no move in progress (to cancel) or never moved (to report). */
+  MOVE_NOT_FOUND: 404,
   /** The request body exceeds the configured limit, or one event's row exceeds a shard's max_allowed_packet. */
   PAYLOAD_TOO_LARGE: 413,
   /** The request line or path is too long. */

@@ -120,6 +120,12 @@ export function isNoSuchTableError(error: unknown): boolean {
   return e.code === 'ER_NO_SUCH_TABLE' || e.errno === 1146;
 }
 
+/** True for ER_VIEW_INVALID (1356): a view names a table that is gone (raw_logs for an instant while a moved family leaves it). */
+export function isViewInvalidError(error: unknown): boolean {
+  const e = driverCause(error);
+  return e.code === 'ER_VIEW_INVALID' || e.errno === 1356;
+}
+
 /**
  * Maps any error thrown while talking to a shard to an AppError.
  * AppErrors pass through; connection failures, refused credentials, pool

@@ -13,6 +13,7 @@ import { registerHealth } from './health.js';
 import { registerMetrics, type Metrics } from './metrics.js';
 import { registerDescribeRoutes } from './rest/describe.routes.js';
 import { registerLogRoutes } from './rest/log.routes.js';
+import { registerMoveRoutes } from './rest/move.routes.js';
 import { registerOsqueryRoutes } from './rest/osquery.routes.js';
 import { registerQueryRoutes } from './rest/query.routes.js';
 import { registerRetentionRoutes } from './rest/retention.routes.js';
@@ -29,5 +30,6 @@ export async function registerRoutes(server: FastifyInstance, services: Services
   registerQueryRoutes(server, services);
   registerDescribeRoutes(server, services);
   registerRetentionRoutes(server, services);
+  registerMoveRoutes(server, services);
   await registerGraphql(server, services, config);
 }

@@ -81,3 +81,13 @@ export function familyLockName(family: string, hash: (text: string) => string): 
   const name = `databalancer:family:${family}`;
   return name.length <= 64 ? name : `databalancer:family#${hash(family)}`;
 }
+
+/**
+ * The name of the GET_LOCK each purge batch of a family holds on its shard:
+ * a move takes it once after it is recorded, so no batch that started
+ * before the move deletes rows the move has copied (shards/family-copy.ts).
+ */
+export function purgeLockName(family: string, hash: (text: string) => string): string {
+  const name = `databalancer:purge:${family}`;
+  return name.length <= 64 ? name : `databalancer:purge#${hash(family)}`;
+}

@@ -14,6 +14,8 @@ export interface TableDescription {
   name: string;
   columns: ColumnDescription[];
   shard: string;
+  /** Every shard holding the family's events: `[shard]`, or all its parts when it is spread. */
+  shards: string[];
   /** InnoDB's row estimate (information_schema.TABLES.TABLE_ROWS); null when the shard is unreachable. */
   rowEstimate: number | null;
   /** Retention policy in seconds, null when events are kept forever. */
@@ -70,6 +72,7 @@ export class DescribeService {
       name: p.family,
       columns: describeColumns(fields),
       shard: p.shard,
+      shards: p.shards,
       rowEstimate,
       retentionSeconds: p.retentionSeconds,
       createdAt: p.createdAt,
@@ -81,12 +84,13 @@ export class DescribeService {
   /** family -> TABLE_ROWS, asking each shard once; unreachable shards are skipped. */
   private async rowEstimates(placements: readonly Placement[]): Promise<Map<string, number>> {
     const byShard = new Map<string, string[]>();
-    for (const p of placements) byShard.set(p.shard, [...(byShard.get(p.shard) ?? []), p.family]);
+    for (const p of placements) for (const shard of p.shards) byShard.set(shard, [...(byShard.get(shard) ?? []), p.family]);
     const estimates = new Map<string, number>();
     await Promise.all(
       [...byShard.entries()].map(async ([shard, families]) => {
         try {
-          for (const [name, rows] of await this.manager.rowEstimates(shard, families)) estimates.set(name, rows);
+          // A spread family's estimate is the sum over its parts.
+          for (const [name, rows] of await this.manager.rowEstimates(shard, families)) estimates.set(name, (estimates.get(name) ?? 0) + rows);
         } catch {
           // A down shard only loses its estimates; describe itself still answers.
         }

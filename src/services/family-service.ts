@@ -6,7 +6,7 @@
  * ONLY, statement time limit). No SQL text from a client reaches the
  * database here. Knows nothing of HTTP.
  */
-import { familyNotFound } from '../errors/app-error.js';
+import { badInput, familyNotFound } from '../errors/app-error.js';
 import { ID_COLUMN, validateFamilyName } from '../schema/identifiers.js';
 import { compileRowsQuery, type FilterColumn } from '../query/compile-filter.js';
 import type { CellValue } from '../query/result-types.js';
@@ -41,6 +41,13 @@ export interface RowsResult {
   elapsedMs: number;
 }
 
+/** Where a family's events go: `spread` when over several shards. */
+export interface PlacementView {
+  family: string;
+  shards: string[];
+  spread: boolean;
+}
+
 /** Dependencies of the family service. */
 export interface FamilyServiceOptions {
   manager: ShardManager;
@@ -69,6 +76,40 @@ export class FamilyService {
     return (await this.describer.describe(canSee)).tables;
   }
 
+  /** The shards the family's events go to. Throws INVALID_FAMILY_NAME, FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE. */
+  async placement(family: unknown): Promise<PlacementView> {
+    const name = validateFamilyName(family);
+    const placement = await this.manager.catalog.getPlacement(name);
+    if (placement === undefined) throw familyNotFound(name);
+    return { family: name, shards: placement.shards, spread: placement.shards.length > 1 };
+  }
+
+  /**
+   * Spreads the family over `shards` (docs/big-families.md), or widens a
+   * spread family; a family not created yet is created spread. Throws
+   * INVALID_FAMILY_NAME, BAD_USER_INPUT (not a list of known shards, a shard
+   * it is on left out, one shard other than its own), SCHEMA_CONFLICT,
+   * SHARD_UNAVAILABLE.
+   */
+  async setPlacement(family: unknown, shards: unknown): Promise<PlacementView> {
+    const name = validateFamilyName(family);
+    const known = this.manager.shards.map((pool) => pool.id);
+    if (!Array.isArray(shards) || shards.length === 0 || shards.some((s) => typeof s !== 'string')) {
+      throw badInput(`send {"shards": ["<shard>", ...]}: the shards to spread "${name}" over, among ${known.join(', ')}`, { field: 'shards' });
+    }
+    const list = shards as string[];
+    const unknown = list.filter((s) => !known.includes(s));
+    if (unknown.length > 0) throw badInput(`unknown shard ${unknown.map((s) => `"${s}"`).join(', ')}; use shards among ${known.join(', ')}`, { field: 'shards', unknown });
+    if (new Set(list).size !== list.length) throw badInput('a shard is listed twice; list each shard once', { field: 'shards' });
+    const placement = await this.manager.catalog.getPlacement(name);
+    if (list.length === 1 && placement !== undefined && placement.shards.length === 1 && placement.shard !== list[0]) {
+      throw badInput(`log family "${name}" is on "${placement.shard}"; to put it on "${list[0]}" instead, move it (POST /api/families/${name}/move)`, { field: 'shards' });
+    }
+    const parts = await this.manager.spreadFamily(name, list);
+    const shardsNow = parts.map((part) => part.shard);
+    return { family: name, shards: shardsNow, spread: shardsNow.length > 1 };
+  }
+
   /** One family. Throws INVALID_FAMILY_NAME, FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE. */
   async get(family: unknown): Promise<TableDescription> {
     const name = validateFamilyName(family);
@@ -84,8 +125,12 @@ export class FamilyService {
    * FAMILY_NOT_FOUND (404), SHARD_UNAVAILABLE (503), QUERY_TIMEOUT (504).
    */
   async rows(request: RowsRequest): Promise<RowsResult> {
-    const started = performance.now();
     const family = validateFamilyName(request.family);
+    return this.manager.onCurrentShard([family], () => this.rowsOnce(family, request));
+  }
+
+  private async rowsOnce(family: string, request: RowsRequest): Promise<RowsResult> {
+    const started = performance.now();
     const info = await this.manager.findFamily(family);
     if (info === undefined) throw familyNotFound(family);
     const columns: FilterColumn[] = [{ name: ID_COLUMN, type: 'int' }, ...info.fields.map((f) => ({ name: f.name, type: f.type }))];

@@ -13,7 +13,7 @@ import type { Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
 import { isDuplicateKeyError } from '../errors/mysql-errors.js';
 import { validateFamilyName, RAW_COLUMN, INGESTED_AT_COLUMN } from '../schema/identifiers.js';
-import { parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
+import { mergeSchemas, parseDeclaredSchema, type DeclaredField } from '../schema/declared-schema.js';
 import { eventTuples } from '../ingest/event-literals.js';
 import { quoteString } from '../schema/sql-literal.js';
 import type { ShardManager } from '../shards/shard-manager.js';
@@ -151,9 +151,16 @@ export class IngestService {
    * first request was answered instead. Rejects with SCHEMA_CONFLICT (409),
    * SHARD_UNAVAILABLE (503).
    */
-  async write(prepared: PreparedIngest): Promise<IngestResult> {
+  write(prepared: PreparedIngest): Promise<IngestResult> {
+    // A move that switches the family meanwhile fails the write whole on the old shard: it runs again on the new one.
+    return this.options.manager.onCurrentShard([prepared.family], () => this.writeOnce(prepared));
+  }
+
+  private async writeOnce(prepared: PreparedIngest): Promise<IngestResult> {
     const { manager, logger } = this.options;
     const { family, idempotencyKey: key } = prepared;
+    const parts = await manager.partsOf(family);
+    if (parts !== undefined && parts.length > 1) return this.writeSpread(prepared, parts.map((part) => part.shard));
     // A key already applied is answered before any DDL: a reused key (422)
     // must not add the other request's columns, and a retry needs none.
     let checkedOn: string | undefined;
@@ -180,6 +187,46 @@ export class IngestService {
     }
     this.options.onIngested?.(family, info.shard, prepared.count);
     return { ...stored, columns: described, replayed: false };
+  }
+
+  /**
+   * A spread family: the whole request goes to one part, the next in turn;
+   * a part that cannot be reached (nothing of the request was applied
+   * there) gives way to the next one. An Idempotency-Key is looked up on
+   * every part first, since a retry may have been sent to another one.
+   */
+  private async writeSpread(prepared: PreparedIngest, shards: readonly string[]): Promise<IngestResult> {
+    const { manager, logger } = this.options;
+    const { family, idempotencyKey: key } = prepared;
+    if (key !== undefined) {
+      const cutoff = this.idempotencyCutoff();
+      const found = await Promise.all(shards.map((shard) => manager.findIdempotentResponse(shard, family, key, cutoff)));
+      const earlier = found.find((entry) => entry !== undefined);
+      if (earlier !== undefined) {
+        const replayed = replayOf(earlier, family, key, prepared.requestHash);
+        const columns = await manager.catalog.getColumns(family);
+        logger.info({ family, idempotencyKey: key }, 'idempotent replay: nothing written');
+        return { ...replayed, columns: describeColumns(mergeSchemas(columns, prepared.fields, this.options.maxColumns).merged), replayed: true };
+      }
+    }
+    const failed = new Set<string>();
+    for (;;) {
+      const part = await manager.writePartOf(family, failed);
+      if (part === undefined) throw new Error(`no part of ${family} to write into`);
+      try {
+        const info = await manager.prepareSpreadIngest(family, part, prepared.fields);
+        const stored: StoredResponse = { family, ingested: prepared.count, shard: part };
+        const outcome = await this.applyOnce(part, prepared, stored, key !== undefined);
+        if (outcome.replayed !== undefined) return { ...outcome.replayed, columns: describeColumns(info.fields), replayed: true };
+        this.options.onIngested?.(family, part, prepared.count);
+        return { ...stored, columns: describeColumns(info.fields), replayed: false };
+      } catch (error) {
+        // Only where nothing can have been applied: the part was not reached at all.
+        if (!isUnreachable(error) || failed.size + 1 >= shards.length) throw error;
+        logger.warn({ family, shard: part }, 'part of a spread family unreachable; writing this request to another part');
+        failed.add(part);
+      }
+    }
   }
 
   /**
@@ -256,6 +303,11 @@ function replayOf(entry: IdempotencyEntry, family: string, key: string, hash: st
     );
   }
   return JSON.parse(entry.response) as StoredResponse;
+}
+
+/** True for SHARD_UNAVAILABLE because the shard could not be reached (so no statement of the request ran there). */
+function isUnreachable(error: unknown): boolean {
+  return error instanceof AppError && error.code === 'SHARD_UNAVAILABLE' && (error.details as { reason?: unknown }).reason === 'unreachable';
 }
 
 /** Undefined or a non-empty key of at most 255 characters; else BAD_USER_INPUT. */

@@ -16,6 +16,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.js';
+import { isAppError } from '../errors/app-error.js';
 import type { ShardManager } from '../shards/shard-manager.js';
 import type { Catalog } from '../shards/catalog.js';
 import type { Placement } from '../shards/catalog.js';
@@ -35,7 +36,7 @@ export type PurgerEvent =
       outcome: PurgeOutcome;
     }
   | {
-      /** Another process holds the family's lease: skipped this round. */
+      /** Another process holds the family's lease, or the family is moving: skipped this round. */
       type: 'busy';
       family: string;
       holder: string;
@@ -191,6 +192,12 @@ export class Purger {
       const outcome = await retention.purgeBefore(family, cutoff, { trigger: 'policy', continueBatch: this.keepLease(lease) });
       this.emit({ type: 'purged', family, holder: this.holder, leasedAt, releasedAt: Date.now(), outcome });
     } catch (error) {
+      if (isAppError(error) && error.code === 'FAMILY_MOVING') {
+        // Not a failure: its purges wait for the move, and the next round after it catches up.
+        logger.info({ family }, 'retention purge skipped: the family is moving');
+        this.emit({ type: 'busy', family, holder: this.holder, at: Date.now() });
+        return;
+      }
       logger.warn({ err: error, family }, 'retention purge failed, retrying next round');
       this.emit({ type: 'failed', family, holder: this.holder, at: Date.now(), error });
     } finally {

@@ -125,9 +125,19 @@ export class QueryService {
     const validated = this.validator.validate(sql);
     authorize?.(validated.tables);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
-    const { manager } = this.options;
-
     const families = validated.tables.filter((t) => t !== RAW_LOGS_TABLE);
+    // A family that a move switched to another shard meanwhile: the query runs again where it now lives.
+    return this.options.manager.onCurrentShard(families, () => this.runValidated(validated, capped, families, started, signal));
+  }
+
+  private async runValidated(
+    validated: ReturnType<typeof validateSql>,
+    capped: ReturnType<typeof applyRowCap>,
+    families: readonly string[],
+    started: number,
+    signal: AbortSignal,
+  ): Promise<QueryResult> {
+    const { manager } = this.options;
     const placements = new Map<string, string>();
     await Promise.all(
       families.map(async (family) => {

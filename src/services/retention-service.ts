@@ -300,9 +300,67 @@ export class RetentionService {
    *   `deleted` and `deletedRaw` so far, and its message that a retry finishes).
    */
   async purgeBefore(family: string, cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+    const { manager } = this.options;
+    const parts = await manager.partsOf(family);
+    if (parts === undefined) throw familyNotFound(family);
+    if (parts.length > 1) return this.purgeParts(family, parts.map((part) => part.shard), cutoff, control);
+    // A move switched the family to another shard meanwhile: the purge starts over there.
+    return manager.onCurrentShard([family], () => this.purgeOnShard(family, cutoff, control));
+  }
+
+  /** A spread family: every part purged in turn; the outcome sums them (its `shard` is the first part). */
+  private async purgeParts(family: string, shards: readonly string[], cutoff: Cutoff, control: PurgeControl): Promise<PurgeOutcome> {
+    const started = performance.now();
+    let deleted = 0;
+    let deletedRaw = 0;
+    let complete = true;
+    for (const shard of shards) {
+      let outcome: PurgeOutcome;
+      try {
+        outcome = await this.purgeOnShard(family, cutoff, { ...control, onPurged: false }, shard);
+      } catch (error) {
+        throw stoppedAfter(error, deleted, deletedRaw, family, cutoff);
+      }
+      deleted += outcome.deleted;
+      deletedRaw += outcome.deletedRaw;
+      complete &&= outcome.complete;
+      if (!outcome.complete) break;
+    }
+    const outcome: PurgeOutcome = {
+      family,
+      shard: shards[0] as string,
+      deleted,
+      deletedRaw,
+      before: cutoff.iso,
+      trigger: control.trigger,
+      durationMs: Math.round(performance.now() - started),
+      complete,
+    };
+    this.options.onPurged?.(outcome);
+    return outcome;
+  }
+
+  /**
+   * Refuses to purge while the family moves (FAMILY_MOVING): rows deleted on
+   * the source after the move copied them would come back with the copy.
+   * Checked in every batch, holding the family's purge lock (purge-batch.ts).
+   */
+  private async refuseWhileMoving(family: string): Promise<void> {
+    const move = await this.options.catalog.activeMove(family);
+    if (move !== undefined && move.state !== 'queued') {
+      throw new AppError(
+        'FAMILY_MOVING',
+        `log family "${family}" is moving from shard "${move.from}" to "${move.to}" (move ${move.moveId}, ${move.state}); purges wait until it is done: retry after GET /api/families/${family}/move says done`,
+        { family, moveId: move.moveId, state: move.state },
+      );
+    }
+  }
+
+  private async purgeOnShard(family: string, cutoff: Cutoff, control: PurgeControl & { onPurged?: false }, part?: string): Promise<PurgeOutcome> {
     const { manager, logger } = this.options;
-    const shard = await manager.shardOf(family);
+    const shard = part ?? (await manager.shardOf(family));
     if (shard === undefined) throw familyNotFound(family);
+    const guard = (): Promise<void> => this.refuseWhileMoving(family);
     const started = performance.now();
     const batchSize = this.options.batchSize;
     let deleted = 0;
@@ -318,10 +376,15 @@ export class RetentionService {
       }
       let result;
       try {
-        result = await manager.deletePurgeBatch(shard, { family, cutoffSql: cutoff.sql, batchSize, afterId });
+        result = await manager.deletePurgeBatch(shard, { family, cutoffSql: cutoff.sql, batchSize, afterId, guard });
       } catch (error) {
-        // A placed family whose table was never created (placed by an older gateway whose first ingest failed) holds nothing.
-        if (isNoSuchTableError(error)) break;
+        // A placed family whose table was never created (placed by an older gateway whose first ingest failed) holds nothing;
+        // one that moved away is purged where it went (purgeBefore).
+        if (isNoSuchTableError(error)) {
+          if ((await manager.findFamily(family))?.shard !== shard) throw error;
+          break;
+        }
+        if (error instanceof AppError && error.code === 'FAMILY_MOVING') throw error;
         throw stoppedAfter(error, deleted, deletedRaw, family, cutoff);
       }
       deleted += result.deleted;
@@ -347,7 +410,7 @@ export class RetentionService {
       { family, shard, deleted, deletedRaw, before: cutoff.iso, trigger: control.trigger, ms: outcome.durationMs, complete },
       complete ? 'family purged' : 'family purge stopped early',
     );
-    this.options.onPurged?.(outcome);
+    if (control.onPurged !== false) this.options.onPurged?.(outcome);
     return outcome;
   }
 

@@ -10,6 +10,7 @@ import type { RetentionService } from './retention-service.js';
 import type { FamilyService } from './family-service.js';
 import type { AccessService } from './access-service.js';
 import type { OsqueryService } from './osquery-service.js';
+import type { MoveService } from './move-service.js';
 
 /** Every service a transport may call. */
 export interface Services {
@@ -21,6 +22,8 @@ export interface Services {
   family: FamilyService;
   /** osquery's TLS API, shipped osquery results and schemaless JSON logs. */
   osquery: OsqueryService;
+  /** Moving families between shards, and rebalancing. */
+  moves: MoveService;
   /** Who a request is and what it may do (access control; everything when off). */
   access: AccessService;
 }

@@ -22,6 +22,98 @@ export const OSQUERY_NODES_TABLE = 'databalancer_osquery_nodes';
 /** Catalog table: where a family's name came from (an osquery query name), one row per family, first writer wins. */
 export const FAMILY_SOURCES_TABLE = 'databalancer_family_sources';
 
+/** Catalog table: the parts of spread families, one row per (family, shard); a family without rows here lives on its placement's shard alone. */
+export const FAMILY_PARTS_TABLE = 'databalancer_family_parts';
+
+/** One part of a family: the shard holding it and its index (0: the shard the family was placed on). */
+export interface FamilyPart {
+  shard: string;
+  index: number;
+  /** False until its activation time: readers already include it, writers do not use it yet. */
+  active: boolean;
+}
+
+/** Catalog table: moves of families between shards, one row per move (shards/family-copy.ts, services/move-service.ts). */
+export const MOVES_TABLE = 'databalancer_moves';
+
+/** The states of a move; the first four are active (the family has at most one active move). */
+export const MOVE_STATES = ['queued', 'copying', 'catching_up', 'switching', 'done', 'failed', 'cancelled'] as const;
+
+/** One of {@link MOVE_STATES}. */
+export type MoveState = (typeof MOVE_STATES)[number];
+
+/** True for a state the move can still leave (queued, copying, catching_up, switching). */
+export function isActiveMoveState(state: MoveState): boolean {
+  return state === 'queued' || state === 'copying' || state === 'catching_up' || state === 'switching';
+}
+
+/** A move of a family from one shard to another, as the catalog records it. */
+export interface MoveRecord {
+  moveId: string;
+  family: string;
+  from: string;
+  to: string;
+  state: MoveState;
+  /** Rows copied (and verified) so far. */
+  copiedRows: number;
+  /** Rows of the family on the source when the copy started (an estimate while ingest goes on). */
+  totalRows: number;
+  /** Highest id copied and verified so far (decimal text; '0' before the first batch). */
+  copiedUpTo: string;
+  /** ISO-8601 UTC. */
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  /** When the renamed source table may be dropped (ISO-8601 UTC); null once dropped or when never renamed. */
+  sourceDropAfter: string | null;
+}
+
+interface MoveRow {
+  move_id: string;
+  family: string;
+  from_shard: string;
+  to_shard: string;
+  state: string;
+  copied_rows: number | string;
+  total_rows: number | string;
+  copied_up_to: number | string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  source_drop_after: string | null;
+}
+
+function toMove(row: MoveRow): MoveRecord {
+  return {
+    moveId: row.move_id,
+    family: row.family,
+    from: row.from_shard,
+    to: row.to_shard,
+    state: (MOVE_STATES as readonly string[]).includes(row.state) ? (row.state as MoveState) : 'failed',
+    copiedRows: Number(row.copied_rows),
+    totalRows: Number(row.total_rows),
+    copiedUpTo: String(row.copied_up_to),
+    startedAt: sqlDateTimeToIso(row.started_at),
+    finishedAt: row.finished_at === null ? null : sqlDateTimeToIso(row.finished_at),
+    error: row.error,
+    sourceDropAfter: row.source_drop_after === null ? null : sqlDateTimeToIso(row.source_drop_after),
+  };
+}
+
+/** What a move's progress update may change. */
+export interface MoveUpdate {
+  state?: MoveState;
+  copiedRows?: number;
+  totalRows?: number;
+  copiedUpTo?: string;
+  finished?: boolean;
+  /** Stamps started_at now (a queued move starting). */
+  started?: boolean;
+  error?: string | null;
+  /** Seconds from now until the renamed source may be dropped; null clears it (dropped). */
+  sourceDropInSeconds?: number | null;
+}
+
 /** Where a family's name came from: `kind` (`osquery`) and the name as sent. */
 export interface FamilySource {
   kind: string;
@@ -38,7 +130,10 @@ export interface OsqueryNode {
 /** Where a family lives, and its policy. */
 export interface Placement {
   family: string;
+  /** The shard the family was placed on (its part 0 when spread). */
   shard: string;
+  /** Every shard holding a part of the family, by part index; `[shard]` when it is not spread. */
+  shards: string[];
   /** When the placement was decided, ISO-8601 UTC. */
   createdAt: string;
   /** Retention policy in seconds; null keeps events forever. */
@@ -57,10 +152,11 @@ interface ColumnRow {
   declared_type: string;
 }
 
-function toPlacement(row: PlacementRow): Placement {
+function toPlacement(row: PlacementRow, parts: readonly FamilyPart[] = []): Placement {
   return {
     family: row.family,
     shard: row.shard,
+    shards: parts.length === 0 ? [row.shard] : parts.map((part) => part.shard),
     createdAt: sqlDateTimeToIso(row.created_at),
     retentionSeconds: row.retention_seconds === null ? null : Number(row.retention_seconds),
   };
@@ -131,6 +227,35 @@ export class Catalog {
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     );
     await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${FAMILY_PARTS_TABLE} (
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+         shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         part_index INT NOT NULL,
+         active_after DATETIME(6) NOT NULL,
+         PRIMARY KEY (family, shard),
+         UNIQUE KEY family_part (family, part_index)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${MOVES_TABLE} (
+         move_id CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+         family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+         active_family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+         from_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         to_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         state VARCHAR(16) CHARACTER SET ascii NOT NULL,
+         copied_rows BIGINT NOT NULL DEFAULT 0,
+         total_rows BIGINT NOT NULL DEFAULT 0,
+         copied_up_to BIGINT NOT NULL DEFAULT 0,
+         started_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+         finished_at DATETIME(6) NULL,
+         error TEXT NULL,
+         source_drop_after DATETIME(6) NULL,
+         UNIQUE KEY active_family (active_family),
+         KEY family_started (family, started_at)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    );
+    await this.knex.raw(
       `CREATE TABLE IF NOT EXISTS ${FAMILY_SOURCES_TABLE} (
          family VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
          kind VARCHAR(16) CHARACTER SET ascii NOT NULL,
@@ -160,7 +285,44 @@ export class Catalog {
     return this.run(async () => {
       const rows = (await this.knex(PLACEMENTS_TABLE).where({ family }).select('*')) as PlacementRow[];
       const row = rows[0];
-      return row === undefined ? undefined : toPlacement(row);
+      return row === undefined ? undefined : toPlacement(row, await this.partsUnchecked(family));
+    });
+  }
+
+  /** The parts of a spread family by index ([] when it is not spread). */
+  getParts(family: string): Promise<FamilyPart[]> {
+    return this.run(() => this.partsUnchecked(family));
+  }
+
+  private async partsUnchecked(family: string): Promise<FamilyPart[]> {
+    const rows = (await this.knex(FAMILY_PARTS_TABLE)
+      .where({ family })
+      .orderBy('part_index')
+      .select('shard', 'part_index', this.knex.raw('active_after <= UTC_TIMESTAMP(6) AS active'))) as Array<{ shard: string; part_index: number; active: number }>;
+    return rows.map((row) => ({ shard: row.shard, index: Number(row.part_index), active: Number(row.active) === 1 }));
+  }
+
+  /**
+   * Records parts of `family` (first writer wins per shard and per index).
+   * They become active for writers `activeInSeconds` from now: every
+   * process re-reads a family's parts at least that often, so none reads
+   * without a part that others already write into.
+   */
+  addParts(family: string, parts: ReadonlyArray<{ shard: string; index: number }>, activeInSeconds: number): Promise<void> {
+    return this.run(async () => {
+      if (parts.length === 0) return;
+      await this.knex
+        .insert(
+          parts.map((part) => ({
+            family,
+            shard: part.shard,
+            part_index: part.index,
+            active_after: part.index === 0 ? this.knex.raw('UTC_TIMESTAMP(6)') : this.knex.raw('UTC_TIMESTAMP(6) + INTERVAL ? SECOND_MICROSECOND', [secondsToInterval(activeInSeconds)]),
+          })),
+        )
+        .into(FAMILY_PARTS_TABLE)
+        .onConflict(['family', 'shard'])
+        .ignore();
     });
   }
 
@@ -186,7 +348,14 @@ export class Catalog {
   listPlacements(): Promise<Placement[]> {
     return this.run(async () => {
       const rows = (await this.knex(PLACEMENTS_TABLE).select('*').orderBy('family')) as PlacementRow[];
-      return rows.map(toPlacement);
+      const partRows = (await this.knex(FAMILY_PARTS_TABLE).orderBy([{ column: 'family' }, { column: 'part_index' }]).select('family', 'shard', 'part_index')) as Array<{
+        family: string;
+        shard: string;
+        part_index: number;
+      }>;
+      const parts = new Map<string, FamilyPart[]>();
+      for (const row of partRows) parts.set(row.family, [...(parts.get(row.family) ?? []), { shard: row.shard, index: Number(row.part_index), active: true }]);
+      return rows.map((row) => toPlacement(row, parts.get(row.family)));
     });
   }
 
@@ -315,9 +484,151 @@ export class Catalog {
   /** Distinct shard ids that hold at least one family. */
   shardsWithFamilies(): Promise<string[]> {
     return this.run(async () => {
-      const rows = (await this.knex(PLACEMENTS_TABLE).distinct('shard').orderBy('shard')) as Array<{ shard: string }>;
-      return rows.map((row) => row.shard);
+      const rows = (await this.knex.raw(
+        `SELECT shard FROM ${PLACEMENTS_TABLE} UNION SELECT shard FROM ${FAMILY_PARTS_TABLE} ORDER BY shard`,
+      )) as unknown as [Array<{ shard: string }>];
+      return rows[0].map((row) => row.shard);
     });
+  }
+
+  // --- Moves (services/move-service.ts) ---
+
+  /**
+   * Records a new move of `family` in state `state` (copying, or queued by a
+   * rebalance). At most one active move per family: when there is one
+   * already, throws {@link ActiveMoveExists} carrying it.
+   */
+  createMove(move: { moveId: string; family: string; from: string; to: string; state: 'copying' | 'queued' }): Promise<MoveRecord> {
+    return this.run(async () => {
+      try {
+        await this.knex
+          .insert({
+            move_id: move.moveId,
+            family: move.family,
+            active_family: move.family,
+            from_shard: move.from,
+            to_shard: move.to,
+            state: move.state,
+            started_at: this.knex.raw('UTC_TIMESTAMP(6)'),
+          })
+          .into(MOVES_TABLE);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code === 'ER_DUP_ENTRY') throw new ActiveMoveExists(await this.activeMoveUnchecked(move.family));
+        throw error;
+      }
+      const rows = (await this.knex(MOVES_TABLE).where({ move_id: move.moveId }).select('*')) as MoveRow[];
+      const row = rows[0];
+      if (row === undefined) throw new Error(`move ${move.moveId} vanished after insert`);
+      return toMove(row);
+    });
+  }
+
+  /** The move `moveId`, or undefined. */
+  getMove(moveId: string): Promise<MoveRecord | undefined> {
+    return this.run(async () => {
+      const rows = (await this.knex(MOVES_TABLE).where({ move_id: moveId }).select('*')) as MoveRow[];
+      return rows[0] === undefined ? undefined : toMove(rows[0]);
+    });
+  }
+
+  /** The family's latest move (active or not), or undefined when it never moved. */
+  latestMove(family: string): Promise<MoveRecord | undefined> {
+    return this.run(async () => {
+      const rows = (await this.knex(MOVES_TABLE).where({ family }).orderBy([{ column: 'started_at', order: 'desc' }, { column: 'move_id', order: 'desc' }]).limit(1).select('*')) as MoveRow[];
+      return rows[0] === undefined ? undefined : toMove(rows[0]);
+    });
+  }
+
+  /** The family's active move, or undefined. */
+  activeMove(family: string): Promise<MoveRecord | undefined> {
+    return this.run(() => this.activeMoveUnchecked(family));
+  }
+
+  private async activeMoveUnchecked(family: string): Promise<MoveRecord | undefined> {
+    const rows = (await this.knex(MOVES_TABLE).where({ active_family: family }).select('*')) as MoveRow[];
+    return rows[0] === undefined ? undefined : toMove(rows[0]);
+  }
+
+  /** Every active move and every finished one whose renamed source still waits to be dropped, oldest first. */
+  pendingMoves(): Promise<MoveRecord[]> {
+    return this.run(async () => {
+      const rows = (await this.knex(MOVES_TABLE)
+        .whereNotNull('active_family')
+        .orWhereNotNull('source_drop_after')
+        .orderBy([{ column: 'started_at' }, { column: 'move_id' }])
+        .select('*')) as MoveRow[];
+      return rows.map(toMove);
+    });
+  }
+
+  /**
+   * Updates move `moveId` if its state is one of `fromStates` (any state
+   * when omitted); true when it did. A move leaving the active states frees
+   * its family for the next move. `finished` stamps finished_at.
+   */
+  updateMove(moveId: string, update: MoveUpdate, fromStates?: readonly MoveState[]): Promise<boolean> {
+    return this.run(async () => {
+      const set: Record<string, unknown> = {};
+      if (update.state !== undefined) {
+        set['state'] = update.state;
+        if (!isActiveMoveState(update.state)) set['active_family'] = null;
+      }
+      if (update.copiedRows !== undefined) set['copied_rows'] = update.copiedRows;
+      if (update.totalRows !== undefined) set['total_rows'] = update.totalRows;
+      if (update.copiedUpTo !== undefined) set['copied_up_to'] = update.copiedUpTo;
+      if (update.finished === true) set['finished_at'] = this.knex.raw('UTC_TIMESTAMP(6)');
+      if (update.started === true) set['started_at'] = this.knex.raw('UTC_TIMESTAMP(6)');
+      if (update.error !== undefined) set['error'] = update.error;
+      if (update.sourceDropInSeconds !== undefined) {
+        set['source_drop_after'] =
+          update.sourceDropInSeconds === null ? null : this.knex.raw('UTC_TIMESTAMP(6) + INTERVAL ? SECOND_MICROSECOND', [secondsToInterval(update.sourceDropInSeconds)]);
+      }
+      let query = this.knex(MOVES_TABLE).where({ move_id: moveId });
+      if (fromStates !== undefined) query = query.whereIn('state', [...fromStates]);
+      return (await query.update(set)) > 0;
+    });
+  }
+
+  /**
+   * The switch of a move in the catalog, in one transaction: the family's
+   * placement (or, for a spread family, its part) goes from `from` to `to`
+   * (only if it is still on `from`) and the move becomes done. False when
+   * it was not on `from`.
+   */
+  switchPlacement(moveId: string, family: string, from: string, to: string, sourceDropInSeconds: number): Promise<boolean> {
+    return this.run(() =>
+      this.knex.transaction(async (trx) => {
+        // A part of a spread family moves in the parts table, and in the placement when it is part 0.
+        const partRows = (await trx(FAMILY_PARTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
+        if (partRows.length > 0) {
+          if (!partRows.some((row) => row.shard === from)) {
+            if (!partRows.some((row) => row.shard === to)) return false;
+          } else if (partRows.some((row) => row.shard === to)) {
+            // Merged into the part already there: one part fewer.
+            await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).delete();
+          } else {
+            await trx(FAMILY_PARTS_TABLE).where({ family, shard: from }).update({ shard: to });
+          }
+          await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
+        } else {
+          const moved = await trx(PLACEMENTS_TABLE).where({ family, shard: from }).update({ shard: to });
+          if (moved === 0) {
+            const rows = (await trx(PLACEMENTS_TABLE).where({ family }).select('shard')) as Array<{ shard: string }>;
+            if (rows[0]?.shard !== to) return false;
+          }
+        }
+        await trx(MOVES_TABLE)
+          .where({ move_id: moveId })
+          .update({
+            state: 'done',
+            active_family: null,
+            finished_at: trx.raw('UTC_TIMESTAMP(6)'),
+            source_drop_after: trx.raw('UTC_TIMESTAMP(6) + INTERVAL ? SECOND_MICROSECOND', [secondsToInterval(sourceDropInSeconds)]),
+          });
+        return true;
+      }),
+    );
   }
 
   /**
@@ -346,6 +657,13 @@ export class Catalog {
     return this.run(async () => {
       await this.knex(LEASES_TABLE).where({ name, holder }).delete();
     });
+  }
+}
+
+/** A move could not be recorded because the family already has an active one. */
+export class ActiveMoveExists extends Error {
+  constructor(readonly existing: MoveRecord | undefined) {
+    super('the family already has an active move');
   }
 }
 

@@ -41,7 +41,9 @@
  * The transaction is REPEATABLE READ whatever the session's default, with
  * the snapshot taken at START TRANSACTION.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { purgeLockName } from '../schema/table-ddl.js';
 import type { QueryError } from 'mysql2';
 import { INGESTED_AT_COLUMN, LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, quoteIdentifier } from '../schema/identifiers.js';
 import { withConnection, type PooledConnection } from './connection.js';
@@ -56,6 +58,12 @@ export interface PurgeBatch {
   batchSize: number;
   /** The walk's position: only ids above it are read (decimal text; '0' to start, or to sweep). Default '0'. */
   afterId?: string;
+  /**
+   * Called holding the family's purge lock on the shard, before anything is
+   * deleted; throws to stop the batch (a move of the family has started:
+   * the move takes the same lock once, so no batch it did not see deletes).
+   */
+  guard?: () => Promise<void>;
 }
 
 /** What one batch did. */
@@ -96,51 +104,68 @@ function errno(error: unknown): number | undefined {
  * then nothing of the batch is deleted.
  */
 export async function deletePurgeBatch(knex: Knex, batch: PurgeBatch): Promise<PurgeBatchResult> {
+  return withConnection(knex, async (connection) => {
+    if (batch.guard === undefined) return runBatch(connection, batch);
+    const lock = purgeLockName(batch.family, (text) => createHash('md5').update(text).digest('hex'));
+    const rows = (await query(connection, 'SELECT GET_LOCK(?, ?) AS ok', [lock, PURGE_LOCK_WAIT_SECONDS])) as Array<{ ok: number | null }>;
+    if (rows[0]?.ok !== 1) throw new Error(`timed out after ${PURGE_LOCK_WAIT_SECONDS}s waiting for the purge lock of ${batch.family}`);
+    try {
+      await batch.guard();
+      return await runBatch(connection, batch);
+    } finally {
+      await query(connection, 'SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+    }
+  });
+}
+
+/** Seconds a purge batch waits for its family's purge lock (held only by another batch, or a move for an instant). */
+const PURGE_LOCK_WAIT_SECONDS = 30;
+
+async function runBatch(connection: PooledConnection, batch: PurgeBatch): Promise<PurgeBatchResult> {
   const family = quoteIdentifier(batch.family);
   const legacy = quoteIdentifier(LEGACY_RAW_LOGS_TABLE);
   const at = quoteIdentifier(INGESTED_AT_COLUMN);
   const after = batch.afterId ?? '0';
-  return withConnection(knex, async (connection) => {
-    await query(connection, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    await query(connection, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
+  await query(connection, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  await query(connection, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
+  try {
+    const select = (rawFlag: string): Promise<unknown> =>
+      query(
+        connection,
+        // ORDER BY the table's id: a bare `id` would be the text alias, in string order ('10' before '9').
+        `SELECT CAST(id AS CHAR) AS id, ${rawFlag} AS r FROM ${family} WHERE id > ? AND ${at} < ? ORDER BY ${family}.id LIMIT ?`,
+        [after, batch.cutoffSql, batch.batchSize],
+      );
+    let found: Array<{ id: string; r: number | string | null }>;
     try {
-      const select = (rawFlag: string): Promise<unknown> =>
-        query(
-          connection,
-          `SELECT CAST(id AS CHAR) AS id, ${rawFlag} AS r FROM ${family} WHERE id > ? AND ${at} < ? ORDER BY id LIMIT ?`,
-          [after, batch.cutoffSql, batch.batchSize],
-        );
-      let found: Array<{ id: string; r: number | string | null }>;
-      try {
-        found = (await select(`${quoteIdentifier(RAW_COLUMN)} IS NOT NULL`)) as typeof found;
-      } catch (error) {
-        // A table of an older gateway not yet given `_raw` (it gets it at its next ingest): its raw copies are legacy rows.
-        if (errno(error) !== 1054) throw error;
-        found = (await select('0')) as typeof found;
-      }
-      const withRaw = found.filter((row) => Number(row.r) === 1).map((row) => row.id);
-      const without = found.filter((row) => Number(row.r) !== 1).map((row) => row.id);
-      const rawDeleted = await deleteIds(connection, family, withRaw, `${at} < ?`, [batch.cutoffSql]);
-      const deleted = rawDeleted + (await deleteIds(connection, family, without, `${at} < ?`, [batch.cutoffSql]));
-      let legacyFound = 0;
-      let legacyDeleted = 0;
-      try {
-        const ids = ((await query(connection, `SELECT id FROM ${legacy} WHERE family = ? AND ${at} < ? ORDER BY family, ${at} LIMIT ?`, [
-          batch.family,
-          batch.cutoffSql,
-          batch.batchSize,
-        ])) as Array<{ id: unknown }>).map((row) => row.id);
-        legacyFound = ids.length;
-        legacyDeleted = await deleteIds(connection, legacy, ids, `family = ? AND ${at} < ?`, [batch.family, batch.cutoffSql]);
-      } catch (error) {
-        if (errno(error) !== 1146) throw error; // no legacy table on this shard
-      }
-      await query(connection, 'COMMIT');
-      const lastId = found.length === 0 ? after : (found[found.length - 1] as { id: string }).id;
-      return { deleted, deletedRaw: rawDeleted + legacyDeleted, lastId, last: found.length < batch.batchSize && legacyFound < batch.batchSize };
+      found = (await select(`${quoteIdentifier(RAW_COLUMN)} IS NOT NULL`)) as typeof found;
     } catch (error) {
-      await query(connection, 'ROLLBACK').catch(() => undefined);
-      throw error;
+      // A table of an older gateway not yet given `_raw` (it gets it at its next ingest): its raw copies are legacy rows.
+      if (errno(error) !== 1054) throw error;
+      found = (await select('0')) as typeof found;
     }
-  });
+    const withRaw = found.filter((row) => Number(row.r) === 1).map((row) => row.id);
+    const without = found.filter((row) => Number(row.r) !== 1).map((row) => row.id);
+    const rawDeleted = await deleteIds(connection, family, withRaw, `${at} < ?`, [batch.cutoffSql]);
+    const deleted = rawDeleted + (await deleteIds(connection, family, without, `${at} < ?`, [batch.cutoffSql]));
+    let legacyFound = 0;
+    let legacyDeleted = 0;
+    try {
+      const ids = ((await query(connection, `SELECT id FROM ${legacy} WHERE family = ? AND ${at} < ? ORDER BY family, ${at} LIMIT ?`, [
+        batch.family,
+        batch.cutoffSql,
+        batch.batchSize,
+      ])) as Array<{ id: unknown }>).map((row) => row.id);
+      legacyFound = ids.length;
+      legacyDeleted = await deleteIds(connection, legacy, ids, `family = ? AND ${at} < ?`, [batch.family, batch.cutoffSql]);
+    } catch (error) {
+      if (errno(error) !== 1146) throw error; // no legacy table on this shard
+    }
+    await query(connection, 'COMMIT');
+    const lastId = found.length === 0 ? after : (found[found.length - 1] as { id: string }).id;
+    return { deleted, deletedRaw: rawDeleted + legacyDeleted, lastId, last: found.length < batch.batchSize && legacyFound < batch.batchSize };
+  } catch (error) {
+    await query(connection, 'ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }

@@ -9,7 +9,7 @@
  * `_raw` (shard-manager.ts evolveTable, before the placement is recorded, so
  * a placed family is always in the view).
  */
-import { LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, RAW_LOGS_TABLE } from '../schema/identifiers.js';
+import { INTERNAL_PREFIX, LEGACY_RAW_LOGS_TABLE, RAW_COLUMN, RAW_LOGS_TABLE } from '../schema/identifiers.js';
 import { rawLogsViewSql } from '../schema/table-ddl.js';
 
 /** Runs SQL with `?` bindings on one connection; resolves like mysql2's promise API: [rows, fields]. */
@@ -48,9 +48,10 @@ export async function refreshRawLogsView(run: RunSql, database: string, lockTime
       run,
       `SELECT c.TABLE_NAME AS name FROM information_schema.COLUMNS c
          JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-        WHERE c.TABLE_SCHEMA = ? AND c.COLUMN_NAME = ? AND t.TABLE_TYPE = 'BASE TABLE'
+        WHERE c.TABLE_SCHEMA = ? AND c.COLUMN_NAME = ? AND t.TABLE_TYPE = 'BASE TABLE' AND LEFT(c.TABLE_NAME, ?) <> ?
         ORDER BY c.TABLE_NAME`,
-      [database, RAW_COLUMN],
+      // Not the gateway's internal tables: a move's staging copy and a moved family's retired table (shards/family-copy.ts).
+      [database, RAW_COLUMN, INTERNAL_PREFIX.length, INTERNAL_PREFIX],
     );
     // Still a base table (both names taken): leave it; the legacy one is in the view only once it is renamed.
     if (oldTable && tables.some((t) => t.name === LEGACY_RAW_LOGS_TABLE)) return;

@@ -2,27 +2,32 @@
  * The shard manager: owns every shard's pools, resolves a family to its
  * shard (catalog first; the ring only proposes a shard for a family never
  * placed), and creates or evolves family tables safely while other gateway
- * processes do the same. Caches hold only what can never go stale in a way
- * that gives a wrong answer: a placement is written once, and the known
- * columns only grow (a missing column is re-checked before any DDL).
+ * processes do the same. Caches hold only what cannot give a wrong answer
+ * when stale: the known columns only grow (a missing column is re-checked
+ * before any DDL), and a placement changes only when a move switches the
+ * family to another shard (services/move-service.ts), which fences the old
+ * shard first: its table is renamed away, so a statement sent there with a
+ * stale placement fails whole (ER_NO_SUCH_TABLE) and {@link onCurrentShard}
+ * re-reads the catalog and runs it again where the family now lives.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../logging/logger.js';
 import { AppError } from '../errors/app-error.js';
-import { isDuplicateColumnError, translateMysqlError } from '../errors/mysql-errors.js';
+import { isDuplicateColumnError, isNoSuchTableError, isViewInvalidError, translateMysqlError } from '../errors/mysql-errors.js';
 import { mergeSchemas, type DeclaredField } from '../schema/declared-schema.js';
 import { declaredTypeOfColumn } from '../schema/type-mapping.js';
-import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN } from '../schema/identifiers.js';
+import { columnNameKey, ID_COLUMN, INGESTED_AT_COLUMN, RAW_COLUMN, quoteIdentifier } from '../schema/identifiers.js';
 import { refreshRawLogsView } from './raw-logs-view.js';
 import { addColumnsSql, addRawColumnSql, createFamilyTableSql, familyLockName } from '../schema/table-ddl.js';
-import type { Catalog, Placement } from './catalog.js';
+import type { Catalog, FamilyPart, Placement } from './catalog.js';
 import type { HashRing } from './ring.js';
 import type { ServerInfo, ShardPool } from './shard-pool.js';
 import { withConnection, withTimeout, type PooledConnection } from './connection.js';
 import { writeInTransaction, type StatementParts } from './write-transaction.js';
 import { findIdempotentResponse, forgetExpiredKey, purgeExpiredKeys, type IdempotencyEntry } from './idempotency-store.js';
 import { deletePurgeBatch, type PurgeBatch, type PurgeBatchResult } from './purge-batch.js';
+import { familyMovedError, isFamilyMovedError, MOVED_FAMILIES_TABLE, queryOn } from './family-copy.js';
 
 /** A family as the gateway knows it: where it lives and its declared fields. */
 export interface FamilyInfo {
@@ -41,7 +46,33 @@ export interface ShardManagerOptions {
   logger: Logger;
   /** Seconds to wait for another process's DDL on the same family; default 30. */
   ddlLockTimeoutSeconds?: number;
+  /** Milliseconds a statement that met a family mid-switch waits for the move to finish; default 5000. */
+  switchWaitMs?: number;
 }
+
+/** Answers whether a family has a move switching it to another shard right now (the move service sets it). */
+export type SwitchingProbe = (family: string) => Promise<boolean>;
+
+/**
+ * How long a process trusts the parts it read of a family, milliseconds. A
+ * new part becomes active for writers PART_ACTIVATION_SECONDS after it is
+ * recorded, several times this, so every reader knows a part before any
+ * row is written into it (clock skew between gateways included).
+ */
+export const PARTS_TTL_MS = 1000;
+
+/** Seconds between recording a new part and writing into it (see PARTS_TTL_MS). */
+export const PART_ACTIVATION_SECONDS = 5;
+
+/**
+ * Ids of part i of a spread family start at i * PART_ID_SPAN: each part's
+ * ids stay unique across parts and grow with ingest order, and up to 1024
+ * parts stay below 2^53 (exact as JSON numbers).
+ */
+export const PART_ID_SPAN = 2 ** 43;
+
+/** Most parts a family may be spread over. */
+export const MAX_PARTS = 1024;
 
 interface ColumnInfoRow {
   name: string;
@@ -58,8 +89,17 @@ export class ShardManager {
   private readonly defaultRetentionSeconds: number | null;
   private readonly logger: Logger;
   private readonly ddlLockTimeoutSeconds: number;
-  /** family -> shard id; placements never change once written. */
+  /** family -> shard id; re-read when a statement finds the family moved away (onCurrentShard). */
   private readonly placementCache = new Map<string, string>();
+  private readonly switchWaitMs: number;
+  /** family -> its parts and when they were read; re-read after PARTS_TTL_MS (a family may be widened by any process). */
+  private readonly partsCache = new Map<string, { parts: FamilyPart[]; at: number }>();
+  /** `family@shard` -> how many of the family's fields that part's table is known to have (spread families). */
+  private readonly partColumns = new Map<string, number>();
+  /** family -> next part to write into (round-robin per process). */
+  private readonly nextPart = new Map<string, number>();
+  /** Set by the move service: whether a family is being switched now. */
+  switchingProbe: SwitchingProbe = () => Promise.resolve(false);
   /** family -> declared fields known to exist as columns; only ever grows. */
   private readonly columnCache = new Map<string, DeclaredField[]>();
   /** Families whose table this process has seen with its `_raw` column (tables of older gateways get it at first use). */
@@ -73,6 +113,7 @@ export class ShardManager {
     this.defaultRetentionSeconds = options.defaultRetentionSeconds;
     this.logger = options.logger;
     this.ddlLockTimeoutSeconds = options.ddlLockTimeoutSeconds ?? 30;
+    this.switchWaitMs = options.switchWaitMs ?? 5000;
   }
 
   /** Every configured shard, in configuration order. */
@@ -107,10 +148,203 @@ export class ShardManager {
     return placement.shard;
   }
 
-  /** The family's placement and declared fields, or undefined when it was never placed. */
+  /**
+   * Forgets what this process cached of `family`'s placement and table (its
+   * shard, and that its table has `_raw`); the columns stay known (they
+   * are the family's, on whichever shard).
+   */
+  forgetPlacement(family: string): void {
+    this.placementCache.delete(family);
+    this.rawColumnReady.delete(family);
+    this.partsCache.delete(family);
+  }
+
+  /**
+   * Runs `work`, and once more for every time it fails because one of
+   * `families` is no longer where this process's cache placed it (a move
+   * switched it away: ER_NO_SUCH_TABLE on the old shard, the fence's marker,
+   * or a raw_logs view caught mid-change). Before each retry the placements
+   * are re-read from the catalog; while a move of one of them is switching,
+   * it waits (at most switchWaitMs) for the switch to end. Any other error,
+   * or the same failure with nothing moved, is thrown as is. `work` must be
+   * safe to run again after such a failure (every write is one transaction
+   * that failed whole).
+   */
+  async onCurrentShard<T>(families: readonly string[], work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        if (isViewInvalidError(error)) {
+          // raw_logs while a moved family leaves it or joins it: rebuilt within the same lock, an instant later.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        const moved = isNoSuchTableError(error) || isFamilyMovedError(error);
+        if (!moved || families.length === 0 || !(await this.placementsChanged(families))) throw error;
+      }
+    }
+  }
+
+  /**
+   * Re-reads the placements of `families`; true when one of them changed,
+   * or was switching and stopped (waiting up to switchWaitMs for that).
+   */
+  private async placementsChanged(families: readonly string[]): Promise<boolean> {
+    const deadline = Date.now() + this.switchWaitMs;
+    let waited = false;
+    for (;;) {
+      let changed = false;
+      let switching = false;
+      for (const family of families) {
+        const cached = this.placementCache.get(family);
+        const cachedParts = this.partsCache.get(family)?.parts.map((part) => part.shard).join('\u0000');
+        const placement = await this.catalog.getPlacement(family);
+        this.forgetPlacement(family);
+        if (placement !== undefined) this.placementCache.set(family, placement.shard);
+        if (placement?.shard !== cached || (cachedParts !== undefined && placement?.shards.join('\u0000') !== cachedParts)) changed = true;
+        else if (await this.switchingProbe(family)) switching = true;
+      }
+      if (changed) return true;
+      if (!switching) return waited;
+      if (Date.now() >= deadline) return false;
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
+   * The parts of `family` (a single part 0 on its shard when it is not
+   * spread), or undefined when it was never placed; read again from the
+   * catalog once PARTS_TTL_MS old.
+   */
+  async partsOf(family: string): Promise<FamilyPart[] | undefined> {
+    const cached = this.partsCache.get(family);
+    if (cached !== undefined && Date.now() - cached.at < PARTS_TTL_MS) return cached.parts;
+    const placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    this.placementCache.set(family, placement.shard);
+    const spread = await this.catalog.getParts(family);
+    const parts = spread.length === 0 ? [{ shard: placement.shard, index: 0, active: true }] : spread;
+    this.partsCache.set(family, { parts, at: Date.now() });
+    return parts;
+  }
+
+  /**
+   * The shard the next write of `family` goes to: its own shard, or for a
+   * spread family the next active part in turn (round-robin in this
+   * process), skipping `exclude` (parts that just failed). Undefined when
+   * the family was never placed, or no part is left.
+   */
+  async writePartOf(family: string, exclude: ReadonlySet<string> = new Set()): Promise<string | undefined> {
+    const parts = await this.partsOf(family);
+    if (parts === undefined) return undefined;
+    const usable = parts.filter((part) => part.active && !exclude.has(part.shard));
+    if (usable.length === 0) return undefined;
+    const turn = this.nextPart.get(family) ?? 0;
+    this.nextPart.set(family, turn + 1);
+    return (usable[turn % usable.length] as FamilyPart).shard;
+  }
+
+  /**
+   * Spreads `family` over `shards` (docs/big-families.md): creates its table
+   * on every shard it is not on yet, with every stored column and ids from
+   * part index * PART_ID_SPAN, then records the parts (the new ones take
+   * writes PART_ACTIVATION_SECONDS later). A family not placed yet is placed
+   * on the first shard. The shards it is on must all be listed (a spread
+   * family is only widened). Returns the parts as recorded.
+   * Throws BAD_USER_INPUT (a part left out, too many parts), SCHEMA_CONFLICT
+   * (a non-empty table of that name on a new shard), SHARD_UNAVAILABLE.
+   */
+  async spreadFamily(family: string, shards: readonly string[]): Promise<FamilyPart[]> {
+    for (const id of shards) this.pool(id);
+    let placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) {
+      const home = shards[0] as string;
+      await this.withShard(home, family, (pool) => this.evolveTable(pool, family, []));
+      await this.catalog.placeFamily(family, home, this.defaultRetentionSeconds);
+      placement = await this.catalog.getPlacement(family);
+      if (placement === undefined) throw new Error(`placement of ${family} vanished`);
+    }
+    const existing = await this.catalog.getParts(family);
+    const current = existing.length === 0 ? [{ shard: placement.shard, index: 0, active: true }] : existing;
+    const left = current.filter((part) => !shards.includes(part.shard));
+    if (left.length > 0) {
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `log family "${family}" has events on ${left.map((p) => `"${p.shard}"`).join(', ')}; a placement may only add shards, so list them too`,
+        { family, field: 'shards', missing: left.map((p) => p.shard) },
+      );
+    }
+    const added = shards.filter((id) => !current.some((part) => part.shard === id));
+    if (current.length + added.length > MAX_PARTS) {
+      throw new AppError('BAD_USER_INPUT', `a family may be spread over at most ${MAX_PARTS} shards`, { family, field: 'shards', limit: MAX_PARTS });
+    }
+    const fields = await this.catalog.getColumns(family);
+    let index = Math.max(...current.map((part) => part.index));
+    const planned = added.map((shard) => ({ shard, index: ++index }));
+    for (const part of planned) {
+      await this.withShard(part.shard, family, (pool) => this.createPartTable(pool, family, fields, part.index));
+    }
+    await this.catalog.addParts(family, [...(existing.length === 0 ? [{ shard: placement.shard, index: 0 }] : []), ...planned], PART_ACTIVATION_SECONDS);
+    this.partsCache.delete(family);
+    if (added.length > 0) this.logger.info({ family, shards, added }, 'family spread');
+    return (await this.partsOf(family)) ?? [];
+  }
+
+  /**
+   * Under the family's lock on `pool`: the table of part `index` with
+   * `fields`, its ids starting at index * PART_ID_SPAN, and the shard's
+   * raw_logs view over it. An empty table of that name already there (a
+   * placement race, an earlier try) is reused; one with rows is refused.
+   */
+  private async createPartTable(pool: ShardPool, family: string, fields: readonly DeclaredField[], index: number): Promise<void> {
+    await this.underFamilyLock(pool, family, async (raw) => {
+      // A family that once moved away from this shard comes back as a part.
+      await raw(`DELETE FROM ${MOVED_FAMILIES_TABLE} WHERE family = ?`, [family]).catch(() => undefined);
+      const [tables] = (await raw('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [pool.config.database, family])) as [
+        Array<{ n: number | string }>,
+      ];
+      if (Number(tables[0]?.n ?? 0) > 0) {
+        const [rows] = (await raw(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(family)}`)) as [Array<{ n: number | string }>];
+        if (Number(rows[0]?.n ?? 0) > 0) {
+          throw new AppError(
+            'SCHEMA_CONFLICT',
+            `shard "${pool.id}" already has a table "${family}" with rows that the gateway does not know of; move or drop it, then spread the family again`,
+            { family, shard: pool.id },
+          );
+        }
+      }
+      await raw(createFamilyTableSql(family, fields));
+      await raw(`ALTER TABLE ${quoteIdentifier(family)} AUTO_INCREMENT = ${index * PART_ID_SPAN}`);
+      const missing = await this.checkColumns(raw, pool, family, fields);
+      if (missing === undefined) {
+        throw new AppError('INVALID_FAMILY_NAME', `"${family}" names something on shard "${pool.id}" that is not a table; choose another family name`, { family, shard: pool.id });
+      }
+      if (missing.length > 0) await raw(addColumnsSql(family, missing));
+      await refreshRawLogsView((sql, bindings) => raw(sql, (bindings ?? []) as Knex.Value[]), pool.config.database, this.ddlLockTimeoutSeconds);
+    });
+  }
+
+  /**
+   * Makes part `shard` of a spread family hold every field in `fields`
+   * before a write goes there (a part that was down when a column was added
+   * gets it now); once per process per number of fields.
+   */
+  async ensurePartColumns(shard: string, family: string, fields: readonly DeclaredField[]): Promise<void> {
+    const key = `${family}@${shard}`;
+    if ((this.partColumns.get(key) ?? -1) >= fields.length) return;
+    await this.withShard(shard, family, (pool) => this.evolveTable(pool, family, fields));
+    this.partColumns.set(key, fields.length);
+  }
+
+  /** The family's placement and declared fields, or undefined when it was never placed. Reads the catalog (a family may have moved). */
   async findFamily(family: string): Promise<FamilyInfo | undefined> {
-    const shard = await this.shardOf(family);
-    if (shard === undefined) return undefined;
+    const placement = await this.catalog.getPlacement(family);
+    if (placement === undefined) return undefined;
+    const shard = placement.shard;
+    this.placementCache.set(family, shard);
     const fields = await this.catalog.getColumns(family);
     this.rememberColumns(family, fields);
     return { family, shard, fields };
@@ -253,6 +487,38 @@ export class ShardManager {
     return this.recordColumns(family, shard, merged, requested);
   }
 
+  /**
+   * {@link prepareIngest} for part `part` of a spread family: the fields are
+   * checked against the family's stored schema, new ones are added on that
+   * part (its table's real types checked under the lock) and recorded, and
+   * the part is given every stored column it lacks (the other parts get
+   * theirs before their own next write). No other part is touched, so a part
+   * that is down does not stop writes to the others.
+   */
+  async prepareSpreadIngest(family: string, part: string, requested: readonly DeclaredField[]): Promise<FamilyInfo> {
+    const cached = this.columnCache.get(family);
+    let fields: DeclaredField[];
+    const quick = cached === undefined ? undefined : mergeSchemas(cached, requested, this.maxColumns);
+    if (quick !== undefined && quick.added.length === 0) {
+      fields = quick.merged;
+    } else {
+      const stored = await this.catalog.getColumns(family);
+      const { merged, added } = mergeSchemas(stored, requested, this.maxColumns);
+      if (added.length > 0) {
+        await this.withShard(part, family, (pool) => this.evolveTable(pool, family, merged));
+        const recorded = await this.catalog.recordColumns(family, merged);
+        this.rememberColumns(family, recorded);
+        fields = mergeSchemas(recorded, requested, this.maxColumns).merged;
+        this.partColumns.set(`${family}@${part}`, recorded.length);
+      } else {
+        this.rememberColumns(family, stored);
+        fields = merged;
+      }
+    }
+    await this.ensurePartColumns(part, family, this.columnCache.get(family) ?? fields);
+    return { family, shard: part, fields };
+  }
+
   // --- Columns decided without a declared schema (osquery, schemaless JSON): new columns only, stored types win ---
 
   /**
@@ -347,6 +613,42 @@ export class ShardManager {
       }
       return out;
     });
+  }
+
+  /**
+   * Runs `work` on one writer connection of shard `id` holding the family's
+   * DDL lock (the lock every schema change of the family takes there), for
+   * the steps of a move that must not race with DDL.
+   */
+  withFamilyLock<T>(id: string, family: string, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+    return this.withShard(id, family, async (pool) => {
+      const info = await pool.ready();
+      return withConnection(pool.writer, async (connection) => {
+        const lock = familyLockName(family, (text) => createHash('md5').update(text).digest('hex'));
+        const rows = await queryOn<Array<{ ok: number | null }>>(connection, 'SELECT GET_LOCK(?, ?) AS ok', [lock, this.ddlLockTimeoutSeconds]);
+        if (rows[0]?.ok !== 1) {
+          throw new AppError('SHARD_UNAVAILABLE', `timed out after ${this.ddlLockTimeoutSeconds}s waiting for a schema change on "${family}"; retry`, { shard: id, family });
+        }
+        try {
+          return await work(connection, info);
+        } finally {
+          await queryOn(connection, 'SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+        }
+      });
+    });
+  }
+
+  /** Runs `work` on one writer connection of shard `id` (bootstrapped), errors translated. */
+  withWriter<T>(id: string, family: string | undefined, work: (connection: PooledConnection, info: ServerInfo) => Promise<T>): Promise<T> {
+    return this.withShard(id, family, async (pool) => {
+      const info = await pool.ready();
+      return withConnection(pool.writer, (connection) => work(connection, info));
+    });
+  }
+
+  /** Seconds a move's step waits for another process's DDL on the family (the DDL lock's timeout). */
+  get lockTimeoutSeconds(): number {
+    return this.ddlLockTimeoutSeconds;
   }
 
   /** Runs `work` holding the family's GET_LOCK on one writer connection of `pool` (SHARD_UNAVAILABLE on a lock timeout). */
@@ -482,6 +784,17 @@ export class ShardManager {
         [pool.config.database, family, RAW_COLUMN, pool.config.database, family],
       )) as [Array<{ tables: number | string; raws: number | string }>];
       const existed = Number(before[0]?.tables ?? 0) > 0;
+      if (!existed) {
+        // Moved away (shards/family-copy.ts): re-creating the table here would take writes that nobody reads.
+        const [marks] = (await raw(`SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, [
+          pool.config.database,
+          MOVED_FAMILIES_TABLE,
+        ])) as [Array<{ n: number | string }>];
+        if (Number(marks[0]?.n ?? 0) > 0) {
+          const [moved] = (await raw(`SELECT COUNT(*) AS n FROM ${MOVED_FAMILIES_TABLE} WHERE family = ?`, [family])) as [Array<{ n: number | string }>];
+          if (Number(moved[0]?.n ?? 0) > 0) throw familyMovedError(family, pool.id);
+        }
+      }
       await raw(createFamilyTableSql(family, wanted));
       const missing = await this.checkColumns(raw, pool, family, wanted);
       if (missing === undefined) {

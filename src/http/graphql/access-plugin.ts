@@ -8,11 +8,13 @@
  * Introspection (__schema, __type, __typename) needs a valid token and no
  * scope. Deny by default: a root field missing from the table is refused
  * (test/unit/http/route-access.test.ts checks the table against
- * schema.graphql). The token itself was authenticated and charged by the
- * route's hook (http/auth.ts). For a token restricted by families the
- * tables of rawQuery's SQL are checked here too (the query service checks
- * them again when the field runs); ingestLogs' events are charged by its
- * resolver.
+ * schema.graphql). A field below the root that needs more than its root
+ * field's scope checks it in its resolver (`Family.move`: admin, as
+ * `GET /api/families/{family}/move`). The token itself was authenticated
+ * and charged by the route's hook (http/auth.ts). For a token restricted by
+ * families the tables of rawQuery's SQL are checked here too (the query
+ * service checks them again when the field runs); ingestLogs' events are
+ * charged by its resolver.
  */
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError, Kind, type FieldNode, type FragmentDefinitionNode, type SelectionSetNode } from './graphql-js.js';
@@ -32,6 +34,7 @@ export interface FieldAccess {
 
 const OPEN: FieldAccess = { scope: null };
 const QUERY: FieldAccess = { scope: 'query' };
+const ADMIN: FieldAccess = { scope: 'admin' };
 const ADMIN_FAMILY: FieldAccess = { scope: 'admin', familyArgument: 'family' };
 
 /** Every root field of schema.graphql, by operation type. */
@@ -42,6 +45,7 @@ export const FIELD_ACCESS: Readonly<Record<'query' | 'mutation', Readonly<Record
     families: QUERY,
     family: { scope: 'query', familyArgument: 'name' },
     shards: QUERY,
+    rebalance: ADMIN,
     __schema: OPEN,
     __type: OPEN,
     __typename: OPEN,
@@ -53,6 +57,10 @@ export const FIELD_ACCESS: Readonly<Record<'query' | 'mutation', Readonly<Record
     setRetention: ADMIN_FAMILY,
     clearRetention: ADMIN_FAMILY,
     purgeLogs: ADMIN_FAMILY,
+    moveFamily: ADMIN_FAMILY,
+    cancelFamilyMove: ADMIN_FAMILY,
+    runRebalance: ADMIN,
+    setFamilyPlacement: ADMIN_FAMILY,
     __typename: OPEN,
   },
 });

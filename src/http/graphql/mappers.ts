@@ -2,8 +2,9 @@
  * Parent types of GraphQL object types whose resolvers work from something
  * other than the schema's shape (codegen.yml `mappers`). Family and Table map
  * to the describe service's TableDescription directly, Describe to its
- * DescribeResult, RetentionPolicy to the retention service's policy. The
- * views below add what a type's `id` is made of.
+ * DescribeResult, RetentionPolicy to the retention service's policy,
+ * FamilyPlacement to the family service's PlacementView. The views below add
+ * what a type's `id` is made of.
  */
 import type { ShardStatus } from '../../services/health-service.js';
 import type { ColumnDescription } from '../../schema/columns.js';

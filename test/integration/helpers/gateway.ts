@@ -230,3 +230,68 @@ export async function familiesOnShards(
   if (found.size < wanted.length) throw new Error(`no family landed on every shard of ${wanted.join(', ')} in ${maxTries} tries`);
   return found;
 }
+
+/** A gateway running as its own process (`node --import tsx src/main.ts`). */
+export interface GatewayProcess {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL, and waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts a gateway process over `specs` with extra flags; resolves once
+ * /healthz answers. Tests that write hundreds of thousands of rows give it a
+ * `database` of their own, so other tests' cross-shard queries over
+ * raw_logs do not have to copy them.
+ */
+export async function spawnGateway(specs: readonly ServerSpec[], flags: readonly string[] = [], database = TEST_DATABASE): Promise<GatewayProcess> {
+  const { spawn } = await import('node:child_process');
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--shards=${shardsFlag(specs, database)}`, `--server_address=127.0.0.1:${port}`, ...flags], {
+    cwd: process.cwd(),
+    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] === 'silent' || process.env['LOG_LEVEL'] === undefined ? 'warn' : process.env['LOG_LEVEL'] },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, child, output: () => output, kill };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await kill();
+      throw new Error(`gateway did not start: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Polls GET /api/families/{family}/move until its state is one of `states`; returns that answer's body. */
+export async function waitForMove(
+  gateway: { url: string },
+  family: string,
+  states: readonly string[] = ['done', 'failed', 'cancelled'],
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await api(gateway, 'GET', `/api/families/${family}/move`);
+    if (answer.status === 200 && states.includes(answer.body.state as string)) return answer.body as Record<string, unknown>;
+    if (Date.now() > deadline) throw new Error(`move of ${family} did not reach ${states.join('/')}: ${JSON.stringify(answer.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

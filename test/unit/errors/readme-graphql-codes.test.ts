@@ -2,7 +2,7 @@
  * Every code a GraphQL client can receive is documented with its HTTP
  * status: the gateway's own codes in README.md's error table
  * (readme-codes.test.ts), and Apollo Server's request-level codes, which
- * only GraphQL answers carry, in the "GraphQL-only codes" table below it.
+ * only GraphQL answers carry, in the GraphQL-only table of docs/graphql.md.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ERROR_CODES } from '../../../src/errors/codes.js';
 
 function graphqlOnlyRows(): Map<string, string> {
-  const text = readFileSync('README.md', 'utf8');
+  const text = readFileSync('docs/graphql.md', 'utf8');
   const start = text.indexOf('<!-- graphql-codes:start -->');
   const end = text.indexOf('<!-- graphql-codes:end -->');
   expect(start).toBeGreaterThan(0);
@@ -23,7 +23,7 @@ function graphqlOnlyRows(): Map<string, string> {
   return rows;
 }
 
-describe('README GraphQL-only codes', () => {
+describe('docs/graphql.md GraphQL-only codes', () => {
   it("lists every Apollo Server code the registry does not, each with its HTTP status", () => {
     const rows = graphqlOnlyRows();
     const apolloOnly = Object.values(ApolloServerErrorCode).filter((code) => !(code in ERROR_CODES));

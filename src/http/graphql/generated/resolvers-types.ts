@@ -4,6 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { TableDescription, DescribeResult } from '../../../services/describe-service.js';
 import type { ShardView, ColumnView, IngestResultView, PurgeResultView, QueryResultView } from '../mappers.js';
 import type { RetentionPolicy as RetentionPolicyModel } from '../../../services/retention-service.js';
+import type { PlacementView } from '../../../services/family-service.js';
 import type { GraphqlContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -47,7 +48,7 @@ export type Describe = {
   tables: Array<Table>;
 };
 
-/** A log family: one typed table on one shard. */
+/** A log family: one typed table on one shard, or on several when it is spread. */
 export type Family = {
   __typename?: 'Family';
   /** Its columns, `id` first. */
@@ -56,13 +57,19 @@ export type Family = {
   createdAt: Scalars['DateTime']['output'];
   /** The family's name. */
   id: Scalars['ID']['output'];
+  /**
+   * The family's latest move between shards (the one in progress, else the
+   * last one); null when it never moved. Needs the admin scope: without it
+   * this field is null with a FORBIDDEN error and the rest of the family answers.
+   */
+  move?: Maybe<FamilyMove>;
   /** The family's name, which is also its table's name. */
   name: Scalars['String']['output'];
   /** The name as sent when `source` is set, e.g. the osquery query name `pack_incident-response_processes` (the family is `pack_incident_response_processes`). */
   originalName?: Maybe<Scalars['String']['output']>;
   /** The retention policy: how long events are kept. */
   retention: RetentionPolicy;
-  /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
+  /** The approximate row count (InnoDB estimate), summed over `shards` that answer; null when none of them is reachable. */
   rowEstimate?: Maybe<Scalars['Float']['output']>;
   /**
    * The family's rows matching a structured filter, as JSON objects (`id` and
@@ -73,19 +80,76 @@ export type Family = {
    * that does not fit the column type), SHARD_UNAVAILABLE, QUERY_TIMEOUT.
    */
   rows: RowsResult;
-  /** The shard holding the family's table (its placement, decided once). */
+  /**
+   * The shard holding the family's table (its placement, decided once); for a
+   * spread family the shard it was first placed on (see `shards`).
+   */
   shard: Scalars['String']['output'];
+  /**
+   * Every shard holding the family's events: `[shard]` when it is not spread,
+   * else all its parts, `shard` first (`setFamilyPlacement`).
+   */
+  shards: Array<Scalars['String']['output']>;
   /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
   source?: Maybe<Scalars['String']['output']>;
+  /** True when the family's events are spread over several shards (`shards` has more than one). */
+  spread: Scalars['Boolean']['output'];
 };
 
 
-/** A log family: one typed table on one shard. */
+/** A log family: one typed table on one shard, or on several when it is spread. */
 export type FamilyRowsArgs = {
   limit?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<RowOrder>>;
   where?: InputMaybe<RowFilter>;
+};
+
+/** One move of a family from one shard to another (docs/moving.md). */
+export type FamilyMove = {
+  __typename?: 'FamilyMove';
+  /** Rows copied and verified on the target so far. */
+  copiedRows: Scalars['Float']['output'];
+  /** Why it failed or was cancelled; null otherwise. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** The family moved. */
+  family: Scalars['String']['output'];
+  /** When it ended (done, failed or cancelled); null while it runs. */
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The shard the family is moved from. */
+  from: Scalars['String']['output'];
+  /** The move's id (`moveId`): each move is its own entry, and polling the family's `move` updates it. */
+  id: Scalars['ID']['output'];
+  /** The move's id, as REST names it (`/api/families/{family}/move`). */
+  moveId: Scalars['String']['output'];
+  /** When the move was started (or queued). */
+  startedAt: Scalars['DateTime']['output'];
+  /**
+   * Where the move is, named as in REST: `queued` (waiting its turn in a
+   * rebalance), `copying`, `catching_up`, `switching`, then `done`, `failed`
+   * (see `error`) or `cancelled`. The family's `shard` is `to` from `done` on
+   * (a `shard` read in the same answer, just before the switch, may still be `from`).
+   */
+  state: Scalars['String']['output'];
+  /** The shard the family is moved to. */
+  to: Scalars['String']['output'];
+  /** Rows to copy as known now (it grows while ingest goes on during the move). */
+  totalRows: Scalars['Float']['output'];
+};
+
+/** Where a family's events go (as `GET /api/families/{family}/placement` answers). */
+export type FamilyPlacement = {
+  __typename?: 'FamilyPlacement';
+  /** The family. */
+  family: Scalars['String']['output'];
+  /** The family after the change, so that caches update its `shards` and `spread`. */
+  familyInfo: Family;
+  /** The family's name: a family has one placement. */
+  id: Scalars['ID']['output'];
+  /** Every shard holding the family's events, by part (the shard it was first placed on first). */
+  shards: Array<Scalars['String']['output']>;
+  /** True when `shards` has more than one shard. */
+  spread: Scalars['Boolean']['output'];
 };
 
 /** What ingesting a batch of events did. */
@@ -110,6 +174,14 @@ export type IngestResult = {
 /** Write operations. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Cancels a family's move that has not started switching (same as
+   * `DELETE /api/families/{family}/move`): the family stays where it was and
+   * the copy on the target is dropped before the answer. Needs the admin
+   * scope. Errors: INVALID_FAMILY_NAME, FAMILY_NOT_FOUND, MOVE_NOT_FOUND (no
+   * move in progress), FAMILY_MOVING (it is switching: it is done in a moment).
+   */
+  cancelFamilyMove: FamilyMove;
   /**
    * Removes a family's retention policy: its events are kept forever.
    * Errors: INVALID_FAMILY_NAME, FAMILY_NOT_FOUND.
@@ -142,16 +214,49 @@ export type Mutation = {
    */
   ingestOsquery: OsqueryIngestResult;
   /**
+   * Starts moving a family to another shard while ingest and queries go on
+   * (same as `POST /api/families/{family}/move`; docs/moving.md). Answers at
+   * once with state `copying`; follow it with `family(name) { move { state } shard }`.
+   * Needs the admin scope. Errors: INVALID_FAMILY_NAME, BAD_USER_INPUT (an
+   * unknown shard, or the one the family is on), FAMILY_NOT_FOUND,
+   * FAMILY_MOVING (it is moving already), SHARD_UNAVAILABLE.
+   */
+  moveFamily: FamilyMove;
+  /**
    * Deletes a family's events ingested before a cut-off, now (same as
    * `DELETE /api/log/{family}?before=...`). Errors: INVALID_FAMILY_NAME,
    * FAMILY_NOT_FOUND, INVALID_TIME, SHARD_UNAVAILABLE.
    */
   purgeLogs: PurgeResult;
   /**
+   * Queues the moves `rebalance` proposes (same as `POST /api/rebalance`); the
+   * gateway processes run them one at a time, oldest first. A family that is
+   * moving already is left out. Needs the admin scope. Errors: SHARD_UNAVAILABLE.
+   */
+  runRebalance: RebalanceRun;
+  /**
+   * Spreads a family's events over several shards, or widens a spread family
+   * (same as `PUT /api/families/{family}/placement`; docs/big-families.md).
+   * From then on each ingest request's events go to one of `shards`; events
+   * already stored stay where they are. A family not created yet is created
+   * spread. Queries still see the family as one table. Needs the admin scope.
+   * Errors: INVALID_FAMILY_NAME, BAD_USER_INPUT (an unknown shard, a shard
+   * listed twice, a shard the family has events on left out, one shard other
+   * than the family's own: move it instead), SCHEMA_CONFLICT (a table of that
+   * name with rows on a new shard), SHARD_UNAVAILABLE.
+   */
+  setFamilyPlacement: FamilyPlacement;
+  /**
    * Sets how long a family's events are kept; older events are purged in the
    * background. Errors: INVALID_FAMILY_NAME, FAMILY_NOT_FOUND, INVALID_TIME.
    */
   setRetention: RetentionPolicy;
+};
+
+
+/** Write operations. */
+export type MutationCancelFamilyMoveArgs = {
+  family: Scalars['String']['input'];
 };
 
 
@@ -187,9 +292,24 @@ export type MutationIngestOsqueryArgs = {
 
 
 /** Write operations. */
+export type MutationMoveFamilyArgs = {
+  family: Scalars['String']['input'];
+  from?: InputMaybe<Scalars['String']['input']>;
+  to: Scalars['String']['input'];
+};
+
+
+/** Write operations. */
 export type MutationPurgeLogsArgs = {
   before: Scalars['String']['input'];
   family: Scalars['String']['input'];
+};
+
+
+/** Write operations. */
+export type MutationSetFamilyPlacementArgs = {
+  family: Scalars['String']['input'];
+  shards: Array<Scalars['String']['input']>;
 };
 
 
@@ -263,6 +383,13 @@ export type Query = {
    * QUERY_FAILED, QUERY_TOO_LARGE, TABLE_NOT_FOUND, SHARD_UNAVAILABLE, QUERY_TIMEOUT.
    */
   rawQuery: QueryResult;
+  /**
+   * The moves that would even out rows per shard (InnoDB row estimates), for
+   * example after a shard was added, without doing them (same as
+   * `GET /api/rebalance`). `runRebalance` runs them. Needs the admin scope.
+   * Errors: SHARD_UNAVAILABLE.
+   */
+  rebalance: RebalancePlan;
   /** Every configured shard, with its reachability (pinged now) and the families it holds. */
   shards: Array<Shard>;
 };
@@ -302,6 +429,45 @@ export type QueryResult = {
    * (more than `query_max_bytes` bytes of rows: the rows that fit are returned); null when not truncated.
    */
   truncatedReason?: Maybe<Scalars['String']['output']>;
+};
+
+/** One move a rebalance proposes. */
+export type RebalanceMove = {
+  __typename?: 'RebalanceMove';
+  /** The family to move. */
+  family: Scalars['String']['output'];
+  /** The shard it is on. */
+  from: Scalars['String']['output'];
+  /** `rebalance.move.<family>`: a plan moves a family at most once. */
+  id: Scalars['ID']['output'];
+  /** Its rows (InnoDB row estimate). */
+  rows: Scalars['Float']['output'];
+  /** The shard it would move to. */
+  to: Scalars['String']['output'];
+};
+
+/** What a rebalance would do: rows per shard now and after the proposed moves. */
+export type RebalancePlan = {
+  __typename?: 'RebalancePlan';
+  /** Rows per shard once the proposed moves are done, ordered by shard name. */
+  after: Array<ShardRows>;
+  /** Rows per shard now (InnoDB row estimates), every configured shard listed, ordered by shard name. */
+  before: Array<ShardRows>;
+  /** Always `rebalance`: there is one proposal, the current one. */
+  id: Scalars['ID']['output'];
+  /** The proposed moves, in the order they would run; empty when the shards are even enough. */
+  moves: Array<RebalanceMove>;
+};
+
+/** What running a rebalance queued. */
+export type RebalanceRun = {
+  __typename?: 'RebalanceRun';
+  /** Unique per answer. */
+  id: Scalars['ID']['output'];
+  /** The plan that was run. */
+  plan: RebalancePlan;
+  /** The moves queued (state `queued`), one per proposed move whose family was not moving already. */
+  queued: Array<FamilyMove>;
 };
 
 /** One column of a query result. */
@@ -416,6 +582,17 @@ export type Shard = {
   version?: Maybe<Scalars['String']['output']>;
 };
 
+/** One shard's row count in a rebalance plan. */
+export type ShardRows = {
+  __typename?: 'ShardRows';
+  /** `rebalance.before.<shard>` or `rebalance.after.<shard>`. */
+  id: Scalars['ID']['output'];
+  /** Rows of its families (InnoDB row estimates). */
+  rows: Scalars['Float']['output'];
+  /** The shard's name. */
+  shard: Scalars['String']['output'];
+};
+
 /** A sort direction. */
 export type SortDirection =
   /** Smallest first. */
@@ -440,8 +617,10 @@ export type Table = {
   retentionSeconds?: Maybe<Scalars['Float']['output']>;
   /** The server's approximate row count (InnoDB estimate); null when the shard is unreachable. */
   rowEstimate?: Maybe<Scalars['Float']['output']>;
-  /** The shard holding the table. */
+  /** The shard holding the table (for a spread family, the one it was first placed on). */
   shard: Scalars['String']['output'];
+  /** Every shard holding the family's events: `[shard]`, or all its parts when it is spread (as `GET /api/describe` lists them). */
+  shards: Array<Scalars['String']['output']>;
   /** Where the family's name came from: `osquery` for a family an osquery query made; null for families named by a client. */
   source?: Maybe<Scalars['String']['output']>;
 };
@@ -524,6 +703,8 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Describe: ResolverTypeWrapper<DescribeResult>;
   Family: ResolverTypeWrapper<TableDescription>;
+  FamilyMove: ResolverTypeWrapper<FamilyMove>;
+  FamilyPlacement: ResolverTypeWrapper<PlacementView>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   IngestResult: ResolverTypeWrapper<IngestResultView>;
@@ -536,12 +717,16 @@ export type ResolversTypes = {
   PurgeResult: ResolverTypeWrapper<PurgeResultView>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   QueryResult: ResolverTypeWrapper<QueryResultView>;
+  RebalanceMove: ResolverTypeWrapper<RebalanceMove>;
+  RebalancePlan: ResolverTypeWrapper<RebalancePlan>;
+  RebalanceRun: ResolverTypeWrapper<RebalanceRun>;
   ResultColumn: ResolverTypeWrapper<ResultColumn>;
   RetentionPolicy: ResolverTypeWrapper<RetentionPolicyModel>;
   RowFilter: RowFilter;
   RowOrder: RowOrder;
   RowsResult: ResolverTypeWrapper<RowsResult>;
   Shard: ResolverTypeWrapper<ShardView>;
+  ShardRows: ResolverTypeWrapper<ShardRows>;
   SortDirection: SortDirection;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Table: ResolverTypeWrapper<TableDescription>;
@@ -554,6 +739,8 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Describe: DescribeResult;
   Family: TableDescription;
+  FamilyMove: FamilyMove;
+  FamilyPlacement: PlacementView;
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   IngestResult: IngestResultView;
@@ -566,12 +753,16 @@ export type ResolversParentTypes = {
   PurgeResult: PurgeResultView;
   Query: Record<PropertyKey, never>;
   QueryResult: QueryResultView;
+  RebalanceMove: RebalanceMove;
+  RebalancePlan: RebalancePlan;
+  RebalanceRun: RebalanceRun;
   ResultColumn: ResultColumn;
   RetentionPolicy: RetentionPolicyModel;
   RowFilter: RowFilter;
   RowOrder: RowOrder;
   RowsResult: RowsResult;
   Shard: ShardView;
+  ShardRows: ShardRows;
   String: Scalars['String']['output'];
   Table: TableDescription;
 };
@@ -597,13 +788,38 @@ export type FamilyResolvers<ContextType = GraphqlContext, ParentType extends Res
   columns?: Resolver<Array<ResolversTypes['Column']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  move?: Resolver<Maybe<ResolversTypes['FamilyMove']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   originalName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   retention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType>;
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rows?: Resolver<ResolversTypes['RowsResult'], ParentType, ContextType, Partial<FamilyRowsArgs>>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  spread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type FamilyMoveResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['FamilyMove'] = ResolversParentTypes['FamilyMove']> = {
+  copiedRows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  moveId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  totalRows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type FamilyPlacementResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['FamilyPlacement'] = ResolversParentTypes['FamilyPlacement']> = {
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  familyInfo?: Resolver<ResolversTypes['Family'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  spread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type IngestResultResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['IngestResult'] = ResolversParentTypes['IngestResult']> = {
@@ -625,11 +841,15 @@ export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<Resolver
 }
 
 export type MutationResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  cancelFamilyMove?: Resolver<ResolversTypes['FamilyMove'], ParentType, ContextType, RequireFields<MutationCancelFamilyMoveArgs, 'family'>>;
   clearRetention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType, RequireFields<MutationClearRetentionArgs, 'family'>>;
   ingestEvents?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestEventsArgs, 'events' | 'family'>>;
   ingestLogs?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestLogsArgs, 'family' | 'logs' | 'schema'>>;
   ingestOsquery?: Resolver<ResolversTypes['OsqueryIngestResult'], ParentType, ContextType, RequireFields<MutationIngestOsqueryArgs, 'lines'>>;
+  moveFamily?: Resolver<ResolversTypes['FamilyMove'], ParentType, ContextType, RequireFields<MutationMoveFamilyArgs, 'family' | 'to'>>;
   purgeLogs?: Resolver<ResolversTypes['PurgeResult'], ParentType, ContextType, RequireFields<MutationPurgeLogsArgs, 'before' | 'family'>>;
+  runRebalance?: Resolver<ResolversTypes['RebalanceRun'], ParentType, ContextType>;
+  setFamilyPlacement?: Resolver<ResolversTypes['FamilyPlacement'], ParentType, ContextType, RequireFields<MutationSetFamilyPlacementArgs, 'family' | 'shards'>>;
   setRetention?: Resolver<ResolversTypes['RetentionPolicy'], ParentType, ContextType, RequireFields<MutationSetRetentionArgs, 'family' | 'retention'>>;
 };
 
@@ -662,6 +882,7 @@ export type QueryResolvers<ContextType = GraphqlContext, ParentType extends Reso
   families?: Resolver<Array<ResolversTypes['Family']>, ParentType, ContextType>;
   family?: Resolver<ResolversTypes['Family'], ParentType, ContextType, RequireFields<QueryFamilyArgs, 'name'>>;
   rawQuery?: Resolver<ResolversTypes['QueryResult'], ParentType, ContextType, RequireFields<QueryRawQueryArgs, 'query'>>;
+  rebalance?: Resolver<ResolversTypes['RebalancePlan'], ParentType, ContextType>;
   shards?: Resolver<Array<ResolversTypes['Shard']>, ParentType, ContextType>;
 };
 
@@ -673,6 +894,27 @@ export type QueryResultResolvers<ContextType = GraphqlContext, ParentType extend
   shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   truncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   truncatedReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type RebalanceMoveResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['RebalanceMove'] = ResolversParentTypes['RebalanceMove']> = {
+  family?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  rows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type RebalancePlanResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['RebalancePlan'] = ResolversParentTypes['RebalancePlan']> = {
+  after?: Resolver<Array<ResolversTypes['ShardRows']>, ParentType, ContextType>;
+  before?: Resolver<Array<ResolversTypes['ShardRows']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  moves?: Resolver<Array<ResolversTypes['RebalanceMove']>, ParentType, ContextType>;
+};
+
+export type RebalanceRunResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['RebalanceRun'] = ResolversParentTypes['RebalanceRun']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  plan?: Resolver<ResolversTypes['RebalancePlan'], ParentType, ContextType>;
+  queued?: Resolver<Array<ResolversTypes['FamilyMove']>, ParentType, ContextType>;
 };
 
 export type ResultColumnResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['ResultColumn'] = ResolversParentTypes['ResultColumn']> = {
@@ -709,6 +951,12 @@ export type ShardResolvers<ContextType = GraphqlContext, ParentType extends Reso
   version?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type ShardRowsResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['ShardRows'] = ResolversParentTypes['ShardRows']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  rows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type TableResolvers<ContextType = GraphqlContext, ParentType extends ResolversParentTypes['Table'] = ResolversParentTypes['Table']> = {
   columns?: Resolver<Array<ResolversTypes['Column']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -718,6 +966,7 @@ export type TableResolvers<ContextType = GraphqlContext, ParentType extends Reso
   retentionSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rowEstimate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   shard?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
@@ -726,6 +975,8 @@ export type Resolvers<ContextType = GraphqlContext> = {
   DateTime?: GraphQLScalarType;
   Describe?: DescribeResolvers<ContextType>;
   Family?: FamilyResolvers<ContextType>;
+  FamilyMove?: FamilyMoveResolvers<ContextType>;
+  FamilyPlacement?: FamilyPlacementResolvers<ContextType>;
   IngestResult?: IngestResultResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   JSONObject?: GraphQLScalarType;
@@ -735,10 +986,14 @@ export type Resolvers<ContextType = GraphqlContext> = {
   PurgeResult?: PurgeResultResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   QueryResult?: QueryResultResolvers<ContextType>;
+  RebalanceMove?: RebalanceMoveResolvers<ContextType>;
+  RebalancePlan?: RebalancePlanResolvers<ContextType>;
+  RebalanceRun?: RebalanceRunResolvers<ContextType>;
   ResultColumn?: ResultColumnResolvers<ContextType>;
   RetentionPolicy?: RetentionPolicyResolvers<ContextType>;
   RowsResult?: RowsResultResolvers<ContextType>;
   Shard?: ShardResolvers<ContextType>;
+  ShardRows?: ShardRowsResolvers<ContextType>;
   Table?: TableResolvers<ContextType>;
 };
 

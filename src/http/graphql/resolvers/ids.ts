@@ -45,3 +45,18 @@ export function ingestId(family: string, idempotencyKey: string | null | undefin
 export function uniqueId(): string {
   return randomUUID();
 }
+
+/** A family move is named by its moveId: each move is its own cache entry. */
+export function familyMoveId(moveId: string): string {
+  return moveId;
+}
+
+/** One shard's row count in the rebalance plan. Example: ('before', 'shard_a') -> 'rebalance.before.shard_a'. */
+export function shardRowsId(side: 'before' | 'after', shard: string): string {
+  return `rebalance.${side}.${shard}`;
+}
+
+/** A proposed move of the rebalance plan (a plan moves a family at most once). Example: 'dogs' -> 'rebalance.move.dogs'. */
+export function rebalanceMoveId(family: string): string {
+  return `rebalance.move.${family}`;
+}

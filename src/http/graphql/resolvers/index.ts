@@ -6,15 +6,18 @@ import { scalarResolvers } from '../scalars.js';
 import { queryResolvers } from './query.resolvers.js';
 import { mutationResolvers } from './mutation.resolvers.js';
 import { osqueryMutationResolvers } from './osquery.resolvers.js';
+import { familyMoveResolvers, moveMutationResolvers, moveQueryResolvers } from './move.resolvers.js';
+import { familyPlacementResolvers, familyPlacementTypeResolvers, placementMutationResolvers } from './placement.resolvers.js';
 import { columnResolvers, familyResolvers, retentionPolicyResolvers, tableResolvers } from './family.resolvers.js';
 import { describeResolvers, ingestResultResolvers, purgeResultResolvers, queryResultResolvers, shardResolvers } from './results.resolvers.js';
 
 /** The resolver map handed to Apollo Server. */
 export const resolvers: Resolvers = {
   ...scalarResolvers,
-  Query: queryResolvers,
-  Mutation: { ...mutationResolvers, ...osqueryMutationResolvers },
-  Family: familyResolvers,
+  Query: { ...queryResolvers, ...moveQueryResolvers },
+  Mutation: { ...mutationResolvers, ...osqueryMutationResolvers, ...moveMutationResolvers, ...placementMutationResolvers },
+  Family: { ...familyResolvers, ...familyMoveResolvers, ...familyPlacementResolvers },
+  FamilyPlacement: familyPlacementTypeResolvers,
   Table: tableResolvers,
   Column: columnResolvers,
   RetentionPolicy: retentionPolicyResolvers,
