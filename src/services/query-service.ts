@@ -127,11 +127,12 @@ export class QueryService {
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const families = validated.tables.filter((t) => t !== RAW_LOGS_TABLE);
     // A family that a move switched to another shard meanwhile: the query runs again where it now lives.
-    return this.options.manager.onCurrentShard(families, () => this.runValidated(validated, capped, families, started, signal));
+    return this.options.manager.onCurrentShard(families, () => this.runValidated(sql, validated, capped, families, started, signal));
   }
 
   private async runValidated(
-    validated: ReturnType<typeof validateSql>,
+    sql: unknown,
+    validated: ReturnType<ValidationCache['validate']>,
     capped: ReturnType<typeof applyRowCap>,
     families: readonly string[],
     started: number,
