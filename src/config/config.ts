@@ -69,6 +69,8 @@ export interface Config {
   readonly poolMax: number;
   /** workers: gateway processes sharing the listen port, processes; default 1. */
   readonly workers: number;
+  /** heap_growing_percent: how far the JS heap may grow past its live size before a full garbage collection, percent; default 50; 0 leaves it to V8. */
+  readonly heapGrowingPercent: number;
   /** ring_vnodes: virtual nodes per shard on the hash ring, points; default 160. */
   readonly ringVnodes: number;
   /** raw_logs: keep the lossless raw_logs copy of each event, boolean; default true. */
@@ -222,6 +224,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'pool_max', kind: 'int', defaultValue: '10', usage: 'Connections per shard pool', unit: 'connections' },
   // gateway processes sharing the listen port (node:cluster); default 1
   { name: 'workers', kind: 'int', defaultValue: '1', usage: 'Gateway worker processes sharing the listen port (node:cluster); each has its own pools', unit: 'processes', max: 256 },
+  { name: 'heap_growing_percent', kind: 'int', defaultValue: '50', usage: 'How far the JS heap may grow past what was live at the last full garbage collection before the next one (bounds peak memory); 0 leaves it to V8 (up to 300%)', unit: 'percent', min: 0, max: 1000 },
   // virtual nodes per shard; default 160
   { name: 'ring_vnodes', kind: 'int', defaultValue: '160', usage: 'Virtual nodes per shard on the consistent-hash ring (changing it changes where new families go)', unit: 'virtual nodes', max: 100_000 },
   // boolean; default true
@@ -458,6 +461,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     idempotencyTtlSeconds: reader.int('idempotency_ttl_seconds'),
     poolMax: reader.int('pool_max'),
     workers: reader.int('workers'),
+    heapGrowingPercent: reader.int('heap_growing_percent'),
     ringVnodes: reader.int('ring_vnodes'),
     rawLogs: reader.bool('raw_logs'),
     retention: {

@@ -173,12 +173,14 @@ export function registerAccess(server: FastifyInstance, access: AccessService, m
     }
   };
 
+  // Bound once: prom-client hashes a label set on every inc() given one.
+  const anonymousRequests = metrics.tokenRequests.labels({ token: ANONYMOUS.name });
   server.addHook('onRequest', async (request, reply) => {
     // Not found (404, 405): the not-found handler answers; nothing runs.
     if (request.is404) return undefined;
     if (!access.enabled) {
       request.principal = ANONYMOUS;
-      metrics.tokenRequests.inc({ token: ANONYMOUS.name });
+      anonymousRequests.inc();
       return undefined;
     }
     const rule = ruleOf(request);
@@ -205,6 +207,8 @@ export function registerAccess(server: FastifyInstance, access: AccessService, m
 
   // The request log: one debug line per answer, with the token's name (never the header).
   server.addHook('onResponse', async (request, reply) => {
+    // Not even the line's object is built unless it is written.
+    if (request.log.level !== 'debug' && request.log.level !== 'trace') return;
     // An authenticated request's logger already carries `token`.
     const principal = request.principal;
     const token = principal === null || principal.anonymous ? { token: principal?.name ?? null } : {};

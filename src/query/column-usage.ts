@@ -7,10 +7,8 @@
  * analysis missed fails loudly (unknown column) instead of reading NULL, and
  * the caller then retries with every column. Pure.
  */
-import nodeSqlParser from 'node-sql-parser';
+import { sqlParser } from './sql-parser.js';
 import { isCodeToken, tokenizeSql } from './validate-sql.js';
-
-const PARSER = new nodeSqlParser.Parser();
 
 /**
  * The columns of `table` (from `tableColumns`) that `sql` may reference, in
@@ -25,10 +23,10 @@ export function neededColumns(sql: string, table: string, tableColumns: readonly
   if (words.includes('NATURAL') || words.includes('USING')) return null;
   let columnList: string[];
   try {
-    columnList = PARSER.parse(sql, { database: 'MySQL' }).columnList;
+    columnList = sqlParser('MySQL').parse(sql, { database: 'MySQL' }).columnList;
   } catch {
     try {
-      columnList = PARSER.parse(sql, { database: 'MariaDB' }).columnList;
+      columnList = sqlParser('MariaDB').parse(sql, { database: 'MariaDB' }).columnList;
     } catch {
       return null;
     }

@@ -183,6 +183,8 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
   return new Promise((resolve, reject) => {
     let settled = false;
     let names: string[] = [];
+    /** UTF-8 bytes of each column's name (its key in every row), measured once per result. */
+    let nameBytes: number[] = [];
     const rows: ResultRow[] = [];
     let bytes = 0;
     /** Bytes of the row being read (its cells so far). */
@@ -211,7 +213,7 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
       typeCast: (field: CastField, next: () => unknown) => {
         if (stopped) return null;
         const value = castCell(field, next);
-        pending += Buffer.byteLength(names[cell] ?? '', 'utf8') + CELL_OVERHEAD + cellBytes(value);
+        pending += (nameBytes[cell] ?? 0) + CELL_OVERHEAD + cellBytes(value);
         cell++;
         if (bytes + pending > limits.maxBytes) {
           stopped = true;
@@ -226,6 +228,7 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
     command.on('fields', (fields: FieldPacket[]) => {
       const list = (fields ?? []) as unknown as FieldWithName[];
       names = list.map((f) => f.name);
+      nameBytes = names.map((name) => Buffer.byteLength(name, 'utf8'));
       columns = columnsOf(list);
       const duplicate = duplicateName(names);
       if (duplicate !== undefined) {

@@ -30,7 +30,7 @@
  * NO_BACKSLASH_ESCAPES (the lexer reads quotes and backslashes as the server
  * does by default).
  */
-import nodeSqlParser from 'node-sql-parser';
+import { sqlParser, type SqlDialect } from './sql-parser.js';
 import { AppError } from '../errors/app-error.js';
 
 /** A SELECT that passed validation. */
@@ -763,13 +763,12 @@ class AstWalker {
   }
 }
 
-const PARSER = new nodeSqlParser.Parser();
 
 type ParseResult = { ok: true; ast: unknown } | { ok: false; message: string; offset: number | null; tooDeep: boolean };
 
-function tryParse(text: string, database: string): ParseResult {
+function tryParse(text: string, database: SqlDialect): ParseResult {
   try {
-    return { ok: true, ast: PARSER.astify(text, { database }) };
+    return { ok: true, ast: sqlParser(database).astify(text, { database }) };
   } catch (error) {
     // The generated parser recurses per nesting level: past the stack it throws RangeError.
     if (error instanceof RangeError) return { ok: false, message: 'too deep', offset: null, tooDeep: true };
@@ -847,6 +846,32 @@ function checkKeywords(code: readonly SqlToken[]): void {
  * `{ sql: 'select * from dog_registry', tables: ['dog_registry'] }`.
  */
 export function validateSql(sql: unknown, limits: SqlLimits = {}): ValidatedQuery {
+  return analyseStatement(lexStatement(sql, limits));
+}
+
+/**
+ * The lexical phase of {@link validateSql}: one statement's tokens, before
+ * the parser runs. `sql` is the statement as it will run (trimmed);
+ * `tokens` are all tokens of the user's text, `code` the statement's code
+ * tokens (no trailing semicolons), and [start, end) the statement's span in
+ * the user's text.
+ */
+export interface LexedStatement {
+  sql: string;
+  tokens: readonly SqlToken[];
+  code: readonly SqlToken[];
+  start: number;
+  end: number;
+}
+
+/**
+ * Every check of {@link validateSql} that needs no parser: type, length, NUL,
+ * the lexer's refusals, the token limit, empty text, stacked statements, the
+ * leading word and the keyword checks (INTO, locking reads, `?`, ...).
+ * Throws the same errors validateSql does for those; cheap (one pass over
+ * the text), so it runs for every query, cached verdict or not.
+ */
+export function lexStatement(sql: unknown, limits: SqlLimits = {}): LexedStatement {
   if (typeof sql !== 'string') {
     throw new AppError('BAD_USER_INPUT', 'query must be a string holding one SELECT statement', {
       field: 'query',
@@ -907,11 +932,23 @@ export function validateSql(sql: unknown, limits: SqlLimits = {}): ValidatedQuer
     );
   }
   checkKeywords(statement);
+  return { sql: trimmed, tokens, code: statement, start, end: lastToken.end };
+}
 
+/**
+ * The expensive phase of {@link validateSql}: parses the statement (comments
+ * blanked) and walks its AST against the allowlist. Throws
+ * QUERY_PARSE_FAILED, QUERY_NOT_READ_ONLY, QUERY_TABLE_FORBIDDEN and
+ * QUERY_TOO_COMPLEX (too deep) as validateSql documents.
+ */
+export function analyseStatement(lexed: LexedStatement): ValidatedQuery {
+  const { tokens, start, sql: trimmed } = lexed;
+  const statement = lexed.code;
+  const lastEnd = lexed.end;
   // The parser sees the code only: comments blanked to spaces of equal length.
   let blanked = '';
   for (const token of tokens) {
-    if (token.end <= start || token.start >= lastToken.end) continue;
+    if (token.end <= start || token.start >= lastEnd) continue;
     blanked += token.kind === 'comment' ? ' '.repeat(token.end - token.start) : token.text;
   }
 

@@ -7,7 +7,8 @@
  */
 import type { Logger } from '../logging/logger.js';
 import { AppError } from '../errors/app-error.js';
-import { validateSql, type SqlLimits } from '../query/validate-sql.js';
+import type { SqlLimits } from '../query/validate-sql.js';
+import { ValidationCache } from '../query/validation-cache.js';
 import { applyRowCap, restateCapError } from '../query/row-cap.js';
 import { planQuery } from '../query/route-query.js';
 import { planScatter } from '../query/scatter-plan.js';
@@ -63,10 +64,13 @@ export interface QueryCallOptions {
 export class QueryService {
   private readonly options: QueryServiceOptions;
   private readonly gate: FederationGate;
+  /** The parser's verdicts by query digest: one parse per query shape (query/validation-cache.ts). */
+  private readonly validator: ValidationCache;
 
   constructor(options: QueryServiceOptions) {
     this.options = options;
     this.gate = new FederationGate(options.federationMaxConcurrent ?? 4);
+    this.validator = new ValidationCache(options.sqlLimits);
   }
 
   /**
@@ -114,20 +118,21 @@ export class QueryService {
    * the validation errors of query().
    */
   tablesOf(sql: unknown): readonly string[] {
-    return validateSql(sql, this.options.sqlLimits).tables;
+    return this.validator.validate(sql).tables;
   }
 
   private async run(sql: unknown, started: number, signal: AbortSignal, authorize?: (tables: readonly string[]) => void): Promise<QueryResult> {
-    const validated = validateSql(sql, this.options.sqlLimits);
+    const validated = this.validator.validate(sql);
     authorize?.(validated.tables);
     const capped = applyRowCap(validated, this.options.maxRows + 1);
     const families = validated.tables.filter((t) => t !== RAW_LOGS_TABLE);
     // A family that a move switched to another shard meanwhile: the query runs again where it now lives.
-    return this.options.manager.onCurrentShard(families, () => this.runValidated(validated, capped, families, started, signal));
+    return this.options.manager.onCurrentShard(families, () => this.runValidated(sql, validated, capped, families, started, signal));
   }
 
   private async runValidated(
-    validated: ReturnType<typeof validateSql>,
+    sql: unknown,
+    validated: ReturnType<ValidationCache['validate']>,
     capped: ReturnType<typeof applyRowCap>,
     families: readonly string[],
     started: number,
@@ -160,11 +165,13 @@ export class QueryService {
       allShards: manager.shards.map((s) => s.id),
       spread,
     });
-    let scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast) : null;
+    let scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast ?? this.validator.full(sql).ast) : null;
     // Scatter concatenates per-shard groups: exact only while each family's raw_logs rows live on one shard.
     if (scatter !== null && (await manager.listPlacements()).some((p) => p.shards.length > 1)) scatter = null;
     const limits = { ...this.options, signal, deadline: started + this.options.timeoutMs, gate: this.gate };
-    const executed = await executePlan(manager, plan, scatter, capped, limits, validated.ast).catch((error: unknown) => {
+    // The parse tree for the cross-shard plans (spread families push down by it); a cached verdict has none, a cross-shard query parses again.
+    const ast = plan.kind === 'federated' ? (validated.ast ?? this.validator.full(sql).ast) : validated.ast;
+    const executed = await executePlan(manager, plan, scatter, capped, limits, ast).catch((error: unknown) => {
       // Server messages quote what ran: put them in terms of the user's SQL, without the row cap.
       throw restateCapError(error, validated, capped);
     });

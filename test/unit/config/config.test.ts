@@ -350,6 +350,14 @@ describe('--catalog', () => {
 });
 
 describe('values and validation', () => {
+  it('heap_growing_percent: 50 by default, 0 (V8 decides) to 1000', () => {
+    expect(load([]).heapGrowingPercent).toBe(50);
+    expect(load(['--heap_growing_percent=0']).heapGrowingPercent).toBe(0);
+    expect(load(['--heap_growing_percent=200']).heapGrowingPercent).toBe(200);
+    expect(problemsOf(['--heap_growing_percent=-1'])[0]).toContain('--heap_growing_percent');
+    expect(problemsOf(['--heap_growing_percent=1001'])[0]).toContain('--heap_growing_percent');
+  });
+
   it('server_address forms', () => {
     expect(load(['--server_address=:9090']).server).toEqual({ host: '0.0.0.0', port: 9090, address: ':9090' });
     expect(load(['--server_address=0.0.0.0:80']).server).toEqual({ host: '0.0.0.0', port: 80, address: '0.0.0.0:80' });
