@@ -468,11 +468,28 @@ async function stageSpread(staging: Staging, family: string, shards: readonly st
   }
   const columns = needed ?? all;
   const list = columns.map(quoteIdentifier).join(', ');
-  for (const shape of shapes) {
+  const reads = shapes.map((shape) => {
     const has = new Set(shape.columns.map((c) => c.name.toLowerCase()));
     // The part's own columns the copy needs (`*` of a derived table would leave out the invisible ones).
     const own = columns.filter((c) => has.has(c.toLowerCase())).map(quoteIdentifier).join(', ');
     const source = pushdown === null || pushdown.kind === 'aggregate' ? quoteIdentifier(family) : `(${pushdown.partSql(family, own)}) AS databalancer_part`;
+    const selectList = columns.map((c) => (has.has(c.toLowerCase()) ? quoteIdentifier(c) : 'NULL')).join(', ');
+    // The first n + m rows of every other part are read at once (one statement each).
+    const top =
+      pushdown?.kind === 'top' && shape.shard !== staging.target
+        ? staging.manager.withReader(shape.shard, family, (connection) => asUserQuery(shape.shard, family, true, () => fetchRawRows(connection, `SELECT ${selectList} FROM ${source}`)), staging.signal)
+        : null;
+    top?.catch(() => undefined);
+    return { shape, own, source, selectList, top };
+  });
+  for (const { shape, own, source, selectList, top } of reads) {
+    if (top !== null) {
+      const rows = await top;
+      charge(staging.budget, rows.length);
+      const { tuples, sizes } = tuplesOf(rows);
+      await insertTuples(staging, family, `INSERT INTO ${STAGED_SPREAD} (${list}) VALUES `, tuples, sizes);
+      continue;
+    }
     if (shape.shard === staging.target) {
       const local = await execute(staging.connection, `INSERT INTO ${STAGED_SPREAD} (${own}) SELECT ${own} FROM ${source} LIMIT ${staging.budget.remaining + 1}`).catch(
         (error: unknown) => {
@@ -483,22 +500,11 @@ async function stageSpread(staging: Staging, family: string, shards: readonly st
       charge(staging.budget, local.affectedRows);
       continue;
     }
-    const selectList = columns.map((c) => (has.has(c.toLowerCase()) ? quoteIdentifier(c) : 'NULL')).join(', ');
     await staging.manager.withReader(
       shape.shard,
       family,
       (connection) =>
-        asUserQuery(shape.shard, family, pushdown !== null, async () => {
-          if (pushdown?.kind === 'top') {
-            // At most n + m rows: one statement.
-            const rows = await fetchRawRows(connection, `SELECT ${selectList} FROM ${source}`);
-            charge(staging.budget, rows.length);
-            const { tuples, sizes } = tuplesOf(rows);
-            await insertTuples(staging, family, `INSERT INTO ${STAGED_SPREAD} (${list}) VALUES `, tuples, sizes);
-            return;
-          }
-          await copyRows(staging, connection, family, STAGED_SPREAD, columns, { list: selectList, where: null, source });
-        }),
+        asUserQuery(shape.shard, family, pushdown !== null, () => copyRows(staging, connection, family, STAGED_SPREAD, columns, { list: selectList, where: null, source })),
       staging.signal,
     );
   }

@@ -247,6 +247,12 @@ export function planSpreadPushdown(ast: unknown, family: string, columns: readon
       withSelectList(sqlify(withTable(base, table, qualifier, { columns: [{ expr: { type: 'column_ref', table: null, column: '*' }, as: null }] })), selectList),
   };
   if (aggregated) return planAggregate(ast, base, qualifier, items, groupColumns, known) ?? filter;
+  if (ast['distinct'] === 'DISTINCT') {
+    // SELECT DISTINCT e1, e2 is GROUP BY e1, e2 without aggregates: each part sends its distinct rows.
+    if (items.some((item) => !isNode(item) || !isNode(item['expr']) || isStar(item['expr']) || item['expr']['type'] === 'number')) return filter;
+    const columns = items.map((item) => clone((item as Node)['expr']));
+    return planAggregate({ ...ast, distinct: null, groupby: { columns, modifiers: [null] } }, base, qualifier, items, columns, known) ?? filter;
+  }
   if (limits.length > 0 && ast['distinct'] === null) {
     const counts = limits.map(literalCount);
     if (counts.some((n) => n === null)) return filter;

@@ -127,6 +127,7 @@ const QUERIES: string[] = [
   'SELECT g, COUNT(DISTINCT x), COUNT(*) FROM {T} GROUP BY g ORDER BY g',
   'SELECT DISTINCT g FROM {T} ORDER BY g',
   'SELECT DISTINCT g, s FROM {T} ORDER BY g, s',
+  'SELECT DISTINCT UPPER(g) AS u, x > 10 FROM {T} WHERE v IS NOT NULL ORDER BY u DESC, 2 LIMIT 4',
   'SELECT id, x FROM {T} ORDER BY x DESC, id LIMIT 5',
   'SELECT id, x FROM {T} ORDER BY x, id LIMIT 4 OFFSET 3',
   "SELECT id, v FROM {T} WHERE g = 'b' ORDER BY v DESC, id LIMIT 3",
@@ -173,6 +174,7 @@ describe('a family spread over three shards answers as one server would', () => 
       'SELECT COUNT(*), SUM(v) FROM {T}',
       'SELECT id, x FROM {T} ORDER BY x DESC, id LIMIT 4',
       'SELECT id, x FROM {T} WHERE x = 7 ORDER BY id',
+      'SELECT DISTINCT g FROM {T} ORDER BY g',
     ]) {
       const [got, want] = await Promise.all([query(tight, template.replaceAll('{T}', spread)), query(gateway, template.replaceAll('{T}', plain))]);
       expect({ template, status: got.status, error: got.body.error }).toEqual({ template, status: 200, error: undefined });

@@ -37,11 +37,21 @@ describe('planSpreadPushdown', () => {
     );
   });
 
-  it('falls back to a filter for DISTINCT mixed with other aggregates, GROUP_CONCAT, DISTINCT rows, ROLLUP', () => {
+  it('pushes SELECT DISTINCT down as GROUP BY its columns', () => {
+    const p = plan('SELECT DISTINCT g, s AS t FROM fam WHERE x > 1 ORDER BY t DESC LIMIT 2');
+    expect(p?.kind).toBe('aggregate');
+    if (p?.kind !== 'aggregate') return;
+    expect(p.partialSql('fam')).toBe('SELECT `g` AS `databalancer_k0`, `s` AS `databalancer_k1` FROM `fam` AS `fam` WHERE `x` > 1 GROUP BY `g`, `s`');
+    expect(p.mergeSql('staged', ['g', 't'])).toBe(
+      'SELECT `databalancer_k0` AS `g`, `databalancer_k1` AS `t` FROM `staged` GROUP BY `databalancer_k0`, `databalancer_k1` ORDER BY `t` DESC LIMIT 2',
+    );
+  });
+
+  it('falls back to a filter for DISTINCT mixed with other aggregates, GROUP_CONCAT, DISTINCT ordered by another column, non-grouped columns', () => {
     for (const sql of [
       'SELECT g, COUNT(DISTINCT x), COUNT(*) FROM fam GROUP BY g',
       'SELECT GROUP_CONCAT(s) FROM fam WHERE x > 1',
-      'SELECT DISTINCT g FROM fam ORDER BY g LIMIT 2',
+      'SELECT DISTINCT g FROM fam ORDER BY x LIMIT 2',
       'SELECT g, x, COUNT(*) FROM fam GROUP BY g',
     ]) {
       expect({ sql, kind: plan(sql)?.kind }).toEqual({ sql, kind: 'filter' });
