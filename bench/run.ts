@@ -25,11 +25,12 @@ import { bulkIngest, graphqlIngest, manyFamilies, rssCheck, seedFloor, smallRequ
 import { graphqlQueries, loadQueryFixture, queryScenarios, type QueryFixture } from './scenarios/query.js';
 import { crossShard } from './scenarios/cross-shard.js';
 import { familyMove } from './scenarios/move.js';
+import { spreadFamily } from './scenarios/spread.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 /** Report order of the rows. */
-const ORDER = ['1', '2', '3', '4', '5a', '5b', '6a', '6b', '7a', '7b', '7c', '8', '9', '9p', '9u', 'rss'];
+const ORDER = ['1', '2', '3', '4', '5a', '5b', '6a', '6b', '7a', '7b', '7c', '8', '9', '9p', '9u', '10', '10a', '10b', '10c', '10d', 'rss'];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -199,6 +200,7 @@ async function main(options: BenchOptions): Promise<number> {
     }
     if (want('8')) await attempt('8', ['8'], () => seedFloor(ctx));
     if (want('9')) await attempt('9', ['9', '9p', '9u'], () => familyMove(ctx));
+    if (want('10')) await attempt('10', ['10'], () => spreadFamily(ctx));
     if (want('rss')) await attempt('rss', ['rss'], () => rssCheck(ctx));
 
     const memory = gateway.memory();

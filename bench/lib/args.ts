@@ -21,7 +21,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Servers from --shards; empty means "start three throwaway servers". */
   shards: ServerEndpoint[];
-  /** Scenario numbers to run (1-9); all by default. The RSS check is scenario "rss". */
+  /** Scenario numbers to run (1-10); all by default. The RSS check is scenario "rss". */
   only: ReadonlySet<string>;
   profile: boolean;
   gateway: GatewayBuild;
@@ -41,7 +41,7 @@ export interface BenchOptions {
 }
 
 /** Every scenario key accepted by --only. */
-export const SCENARIO_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'rss'] as const;
+export const SCENARIO_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', 'rss'] as const;
 
 /** Help text for --help. */
 export const HELP = `npm run bench [-- flags]
@@ -49,7 +49,7 @@ export const HELP = `npm run bench [-- flags]
   --quick                 sanity run: 1 short run per side, 50k events for scenario 6 (< 2 minutes)
   --shards=LIST           use these servers instead of starting three throwaway ones:
                           name=mysql://user:pass@host:port,... (the bench creates and drops its own databases)
-  --only=1,2,5,rss        run only these scenarios (1-9, rss = the RSS check; 9 = moving a family)
+  --only=1,2,5,rss        run only these scenarios (1-10, rss = the RSS check; 9 = moving a family, 10 = spread family)
   --profile               run the gateway under node --cpu-prof (profiles in bench/results/profiles/)
                           and print its hottest functions at the end
   --gateway=auto|tsx|dist which gateway build to spawn (auto: dist/ when newer than src/, else tsx)
@@ -126,7 +126,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     .filter((s): s is ServerEndpoint => s !== undefined);
   const onlyText = values.get('only');
   const only = new Set(onlyText === undefined ? SCENARIO_KEYS : onlyText.split(',').map((s) => s.trim()));
-  for (const key of only) if (!(SCENARIO_KEYS as readonly string[]).includes(key)) problems.push(`--only: unknown scenario "${key}" (use 1-9 or rss)`);
+  for (const key of only) if (!(SCENARIO_KEYS as readonly string[]).includes(key)) problems.push(`--only: unknown scenario "${key}" (use 1-10 or rss)`);
   const gateway = (values.get('gateway') ?? 'auto') as GatewayBuild;
   if (!['auto', 'tsx', 'dist'].includes(gateway)) problems.push(`--gateway=${gateway} must be auto, tsx or dist`);
   const num = (name: string, fallback: number, integer = false): number => {
