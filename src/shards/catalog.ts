@@ -302,6 +302,22 @@ export class Catalog {
     return rows.map((row) => ({ shard: row.shard, index: Number(row.part_index), active: Number(row.active) === 1 }));
   }
 
+  /** Every spread family's parts by index: family -> parts (families not spread are absent). */
+  listAllParts(): Promise<Map<string, FamilyPart[]>> {
+    return this.run(async () => {
+      const rows = (await this.knex(FAMILY_PARTS_TABLE)
+        .orderBy([{ column: 'family' }, { column: 'part_index' }])
+        .select('family', 'shard', 'part_index', this.knex.raw('active_after <= UTC_TIMESTAMP(6) AS active'))) as Array<{ family: string; shard: string; part_index: number; active: number }>;
+      const parts = new Map<string, FamilyPart[]>();
+      for (const row of rows) {
+        const list = parts.get(row.family) ?? [];
+        list.push({ shard: row.shard, index: Number(row.part_index), active: Number(row.active) === 1 });
+        parts.set(row.family, list);
+      }
+      return parts;
+    });
+  }
+
   /**
    * Records parts of `family` (first writer wins per shard and per index).
    * They become active for writers `activeInSeconds` from now: every

@@ -92,8 +92,14 @@ export class ShardManager {
   /** family -> shard id; re-read when a statement finds the family moved away (onCurrentShard). */
   private readonly placementCache = new Map<string, string>();
   private readonly switchWaitMs: number;
-  /** family -> its parts and when they were read; re-read after PARTS_TTL_MS (a family may be widened by any process). */
-  private readonly partsCache = new Map<string, { parts: FamilyPart[]; at: number }>();
+  /**
+   * Every spread family's parts, as one catalog read (when it was started,
+   * Date.now()); read again once PARTS_TTL_MS old, since any process may
+   * spread or widen a family. One query per process and second, whatever
+   * the number of families.
+   */
+  private spreadSnapshot: { parts: ReadonlyMap<string, FamilyPart[]>; at: number } | undefined;
+  private spreadLoading: Promise<ReadonlyMap<string, FamilyPart[]>> | undefined;
   /** `family@shard` -> how many of the family's fields that part's table is known to have (spread families). */
   private readonly partColumns = new Map<string, number>();
   /** family -> next part to write into (round-robin per process). */
@@ -156,7 +162,7 @@ export class ShardManager {
   forgetPlacement(family: string): void {
     this.placementCache.delete(family);
     this.rawColumnReady.delete(family);
-    this.partsCache.delete(family);
+    this.spreadSnapshot = undefined;
   }
 
   /**
@@ -199,7 +205,7 @@ export class ShardManager {
       let switching = false;
       for (const family of families) {
         const cached = this.placementCache.get(family);
-        const cachedParts = this.partsCache.get(family)?.parts.map((part) => part.shard).join('\u0000');
+        const cachedParts = this.spreadSnapshot?.parts.get(family)?.map((part) => part.shard).join('\u0000');
         const placement = await this.catalog.getPlacement(family);
         this.forgetPlacement(family);
         if (placement !== undefined) this.placementCache.set(family, placement.shard);
@@ -220,15 +226,29 @@ export class ShardManager {
    * catalog once PARTS_TTL_MS old.
    */
   async partsOf(family: string): Promise<FamilyPart[] | undefined> {
-    const cached = this.partsCache.get(family);
-    if (cached !== undefined && Date.now() - cached.at < PARTS_TTL_MS) return cached.parts;
-    const placement = await this.catalog.getPlacement(family);
-    if (placement === undefined) return undefined;
-    this.placementCache.set(family, placement.shard);
-    const spread = await this.catalog.getParts(family);
-    const parts = spread.length === 0 ? [{ shard: placement.shard, index: 0, active: true }] : spread;
-    this.partsCache.set(family, { parts, at: Date.now() });
-    return parts;
+    const spread = (await this.spreadParts()).get(family);
+    if (spread !== undefined && spread.length > 0) return spread;
+    const shard = await this.shardOf(family);
+    return shard === undefined ? undefined : [{ shard, index: 0, active: true }];
+  }
+
+  /** See {@link spreadSnapshot}; concurrent callers share one read. */
+  private spreadParts(): Promise<ReadonlyMap<string, FamilyPart[]>> {
+    const snapshot = this.spreadSnapshot;
+    if (snapshot !== undefined && Date.now() - snapshot.at < PARTS_TTL_MS) return Promise.resolve(snapshot.parts);
+    if (this.spreadLoading === undefined) {
+      const at = Date.now();
+      this.spreadLoading = this.catalog
+        .listAllParts()
+        .then((parts) => {
+          this.spreadSnapshot = { parts, at };
+          return parts;
+        })
+        .finally(() => {
+          this.spreadLoading = undefined;
+        });
+    }
+    return this.spreadLoading;
   }
 
   /**
@@ -288,7 +308,7 @@ export class ShardManager {
       await this.withShard(part.shard, family, (pool) => this.createPartTable(pool, family, fields, part.index));
     }
     await this.catalog.addParts(family, [...(existing.length === 0 ? [{ shard: placement.shard, index: 0 }] : []), ...planned], PART_ACTIVATION_SECONDS);
-    this.partsCache.delete(family);
+    this.spreadSnapshot = undefined;
     if (added.length > 0) this.logger.info({ family, shards, added }, 'family spread');
     return (await this.partsOf(family)) ?? [];
   }
