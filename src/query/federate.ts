@@ -389,8 +389,15 @@ function tuplesOf(rows: ReadonlyArray<ReadonlyArray<string | null>>): { tuples: 
 /** One part's table of a spread family: its shard, its columns (name and type, in order) and its CREATE TABLE. */
 interface PartShape {
   shard: string;
-  columns: Array<{ name: string; type: string }>;
+  columns: PartColumn[];
   createSql: string;
+}
+
+/** A column of a part's table; `invisible` ones (the raw copy, the ingestion time) are not in `SELECT *`. */
+interface PartColumn {
+  name: string;
+  type: string;
+  invisible: boolean;
 }
 
 /** Reads the table of every part of `family` at once; SHARD_UNAVAILABLE naming a part that is down. */
@@ -406,9 +413,10 @@ async function readShapes(manager: ShardManager, family: string, shards: readonl
           if (typeof createSql !== 'string') throw new Error(`SHOW CREATE TABLE ${family} returned nothing`);
           const rows = await fetchRawRows(
             connection,
-            `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${escape(family)} ORDER BY ORDINAL_POSITION`,
+            `SELECT COLUMN_NAME, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${escape(family)} ORDER BY ORDINAL_POSITION`,
           );
-          return { shard, createSql, columns: rows.map((row) => ({ name: String(row[0]), type: String(row[1]) })) };
+          const columns = rows.map((row) => ({ name: String(row[0]), type: String(row[1]), invisible: /INVISIBLE/i.test(String(row[2] ?? '')) }));
+          return { shard, createSql, columns };
         },
         signal,
       ),
@@ -424,10 +432,10 @@ async function readShapes(manager: ShardManager, family: string, shards: readonl
  * most columns, plus any column only other parts have (a part that was
  * down when a field was added lacks it; its rows read NULL there).
  */
-function unionShape(shapes: readonly PartShape[]): { base: PartShape; columns: Array<{ name: string; type: string }>; extra: Array<{ name: string; type: string }> } {
+function unionShape(shapes: readonly PartShape[]): { base: PartShape; columns: PartColumn[]; extra: PartColumn[] } {
   const base = shapes.reduce((best, shape) => (shape.columns.length > best.columns.length ? shape : best), shapes[0] as PartShape);
   const names = new Set(base.columns.map((c) => c.name.toLowerCase()));
-  const extra: Array<{ name: string; type: string }> = [];
+  const extra: PartColumn[] = [];
   for (const shape of shapes) {
     for (const column of shape.columns) {
       if (names.has(column.name.toLowerCase())) continue;
@@ -439,7 +447,7 @@ function unionShape(shapes: readonly PartShape[]): { base: PartShape; columns: A
 }
 
 /** Creates the empty TEMPORARY table `name` on the target with the union of the parts' columns. */
-async function createUnionTable(staging: Staging, family: string, name: string, shapes: readonly PartShape[]): Promise<Array<{ name: string; type: string }>> {
+async function createUnionTable(staging: Staging, family: string, name: string, shapes: readonly PartShape[]): Promise<PartColumn[]> {
   const union = unionShape(shapes);
   const head = `CREATE TABLE ${quoteIdentifier(family)}`;
   if (!union.base.createSql.startsWith(head)) throw new Error(`unexpected SHOW CREATE TABLE of ${family}`);
@@ -460,8 +468,14 @@ async function createUnionTable(staging: Staging, family: string, name: string, 
  */
 async function stageSpread(staging: Staging, family: string, shards: readonly string[], sql: string | null, pushdown: SpreadPushdown | null): Promise<void> {
   const shapes = await readShapes(staging.manager, family, shards, staging.signal);
-  const all = (await createUnionTable(staging, family, STAGED_SPREAD, shapes)).map((c) => c.name);
-  const needed = sql === null ? null : neededColumns(sql, family, all);
+  const union = await createUnionTable(staging, family, STAGED_SPREAD, shapes);
+  const all = union.map((c) => c.name);
+  // `*` reads every visible column; an invisible one (the raw copy) only when the query names it.
+  const mentioned = sql?.toLowerCase();
+  const needed =
+    sql === null
+      ? null
+      : (neededColumns(sql, family, all) ?? union.filter((c) => !c.invisible || mentioned?.includes(c.name.toLowerCase()) === true || c.name === 'id').map((c) => c.name));
   const unneeded = needed === null ? [] : all.filter((c) => !needed.includes(c));
   if (unneeded.length > 0) {
     await onTarget(staging, `ALTER TABLE ${STAGED_SPREAD} ${unneeded.map((c) => `DROP COLUMN ${quoteIdentifier(c)}`).join(', ')}`);
