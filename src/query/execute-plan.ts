@@ -14,7 +14,7 @@ import type { ShardManager } from '../shards/shard-manager.js';
 import { runFederated, type FederationLimits } from './federate.js';
 import type { QueryPlan } from './route-query.js';
 import { capRows, runSelect, type QueryRows, type ResultLimits } from './run-select.js';
-import { mergeScatter, type ScatterPlan } from './scatter-plan.js';
+import { mergeScatter, scatterNeedsMerge, type ScatterPlan } from './scatter-plan.js';
 
 /** How long a cross-shard query waits for a free slot before 503 GATEWAY_BUSY, milliseconds. */
 const GATE_WAIT_MS = 1000;
@@ -115,10 +115,9 @@ export async function executePlan(
   const shards = [...new Set([plan.target, ...plan.stage.map((s) => s.shard), ...(plan.spread ?? []).flatMap((s) => s.shards), ...(plan.rawLogsFrom ?? [])])];
   const leave = limits.gate === undefined ? () => undefined : await limits.gate.enter(limits.signal);
   try {
-    const rows =
-      scatter !== null
-        ? await runScatter(manager, scatter, [plan.target, ...(plan.rawLogsFrom ?? [])], sql, limits)
-        : await runFederated(manager, plan, sql, limits, ast);
+    // Scatter answers undefined when a spread family's groups came from several shards: then the rows are gathered.
+    const scattered = scatter === null ? undefined : await runScatter(manager, scatter, [plan.target, ...(plan.rawLogsFrom ?? [])], sql, limits);
+    const rows = scattered ?? (await runFederated(manager, plan, sql, limits, ast));
     return { ...rows, shards };
   } finally {
     leave();
@@ -151,11 +150,12 @@ async function runScatter(
   shards: readonly string[],
   sql: string,
   limits: ResultLimits & { signal?: AbortSignal },
-): Promise<QueryRows> {
+): Promise<QueryRows | undefined> {
   const settled = await Promise.allSettled(shards.map((shard) => runOnShard(manager, shard, sql, limits)));
   const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
   if (failures.length > 0) throw aggregateErrors(failures);
   const parts = settled.map((r) => (r as PromiseFulfilledResult<QueryRows>).value);
+  if (scatterNeedsMerge(plan, parts.map((p) => p.rows))) return undefined;
   const merged = mergeScatter(plan, parts.map((p) => p.rows));
   const cut = parts.find((p) => p.truncatedReason === 'bytes')?.truncatedReason ?? parts.find((p) => p.truncated)?.truncatedReason ?? null;
   const capped = capRows(merged, limits, cut);

@@ -109,6 +109,26 @@ export function planScatter(ast: unknown): ScatterPlan | null {
  * column (family names are ASCII and stored ascii_bin, so code-unit order is
  * the server's order), then the query's LIMIT.
  */
+/**
+ * True when a family's group came back from more than one shard: a spread
+ * family (docs/big-families.md), whose raw_logs rows live on each of its
+ * parts. Concatenating would answer it twice; the caller gathers instead.
+ * (With a LIMIT, a spread family in the overall answer is within every
+ * part's own first rows, so it is seen.)
+ */
+export function scatterNeedsMerge(plan: ScatterPlan, parts: ReadonlyArray<ReadonlyArray<Record<string, unknown>>>): boolean {
+  const seen = new Map<string, number>();
+  for (const [index, rows] of parts.entries()) {
+    for (const row of rows) {
+      const family = String(row[plan.familyColumn] ?? '');
+      const first = seen.get(family);
+      if (first !== undefined && first !== index) return true;
+      seen.set(family, index);
+    }
+  }
+  return false;
+}
+
 export function mergeScatter<T extends Record<string, unknown>>(plan: ScatterPlan, parts: readonly T[][]): T[] {
   const rows = parts.flat();
   const key = plan.familyColumn;

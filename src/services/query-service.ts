@@ -165,9 +165,8 @@ export class QueryService {
       allShards: manager.shards.map((s) => s.id),
       spread,
     });
-    let scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast ?? this.validator.full(sql).ast) : null;
-    // Scatter concatenates per-shard groups: exact only while each family's raw_logs rows live on one shard.
-    if (scatter !== null && (await manager.listPlacements()).some((p) => p.shards.length > 1)) scatter = null;
+    // Per-shard groups concatenated (a spread family's groups, from several shards, make it gather instead: execute-plan.ts).
+    const scatter = plan.kind === 'federated' && families.length === 0 ? planScatter(validated.ast ?? this.validator.full(sql).ast) : null;
     const limits = { ...this.options, signal, deadline: started + this.options.timeoutMs, gate: this.gate };
     // The parse tree for the cross-shard plans (spread families push down by it); a cached verdict has none, a cross-shard query parses again.
     const ast = plan.kind === 'federated' ? (validated.ast ?? this.validator.full(sql).ast) : validated.ast;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateSql } from '../../../src/query/validate-sql.js';
-import { mergeScatter, planScatter } from '../../../src/query/scatter-plan.js';
+import { mergeScatter, planScatter, scatterNeedsMerge } from '../../../src/query/scatter-plan.js';
 
 const plan = (sql: string) => planScatter(validateSql(sql).ast);
 
@@ -40,5 +40,18 @@ describe('mergeScatter', () => {
     const parts = [[{ family: 'b', n: 1 }, { family: 'Z', n: 2 }], [{ family: 'a', n: 3 }]];
     expect(mergeScatter({ familyColumn: 'family', direction: 'ASC', limit: null }, parts).map((r) => r.family)).toEqual(['Z', 'a', 'b']);
     expect(mergeScatter({ familyColumn: 'family', direction: 'DESC', limit: 2 }, parts).map((r) => r.family)).toEqual(['b', 'a']);
+  });
+});
+
+describe('scatterNeedsMerge', () => {
+  const plan = { familyColumn: 'family', direction: 'ASC' as const, limit: null };
+  it('is false while every family comes from one shard', () => {
+    expect(scatterNeedsMerge(plan, [[{ family: 'a', n: 1 }], [{ family: 'b', n: 2 }], []])).toBe(false);
+  });
+  it('is true when a family (a spread one) comes from two shards', () => {
+    expect(scatterNeedsMerge(plan, [[{ family: 'a', n: 1 }, { family: 's', n: 2 }], [{ family: 's', n: 3 }]])).toBe(true);
+  });
+  it('reads the output column the family is under', () => {
+    expect(scatterNeedsMerge({ ...plan, familyColumn: 'f' }, [[{ f: 'x' }], [{ f: 'x' }]])).toBe(true);
   });
 });
