@@ -9,12 +9,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { api, ingest, onShard, query, specNamed, startGateway, tableExists, uniqueFamily, waitForMove, type TestGateway } from './helpers/gateway.js';
 
 const shards = inject('shards');
+/** A database of this file's own: its thousands of rows stay out of other files' cross-shard raw_logs queries. */
+const DATABASE = 'databalancer_moves';
 let gateway: TestGateway;
 let other: TestGateway;
 
 beforeAll(async () => {
-  gateway = await startGateway(shards, ['--move_lease_seconds=2']);
-  other = await startGateway(shards, ['--move_lease_seconds=2']);
+  gateway = await startGateway(shards, ['--move_lease_seconds=2'], { database: DATABASE });
+  other = await startGateway(shards, ['--move_lease_seconds=2'], { database: DATABASE });
 });
 afterAll(async () => {
   await gateway.close();
@@ -66,7 +68,7 @@ describe('POST /api/families/{family}/move refuses', () => {
     const logs = Array.from({ length: 2000 }, (_, i) => ({ seq: i, name: `n${i}`, weight: i / 3 }));
     expect((await ingest(gateway, family, schema, logs)).status).toBe(200);
     // A slow move: 200 rows per second.
-    const slow = await startGateway(shards, ['--move_rows_per_second=200', '--move_batch_rows=100']);
+    const slow = await startGateway(shards, ['--move_rows_per_second=200', '--move_batch_rows=100'], { database: DATABASE });
     try {
       // Not the first shard, where cross-shard raw_logs queries gather: the staging copy is then a remote table there.
       const to = [...shards].reverse().map((s) => s.name).find((name) => name !== home) as string;
@@ -89,7 +91,7 @@ describe('POST /api/families/{family}/move refuses', () => {
       expect(cancelled.body.state).toBe('cancelled');
       await slow.app.services.moves.idle();
       const staging = `databalancer_move_${started.body.moveId as string}`;
-      expect(await tableExists(specNamed(shards, to), staging)).toBe(false);
+      expect(await tableExists(specNamed(shards, to), staging, DATABASE)).toBe(false);
       expect((await query(gateway, `SELECT COUNT(*) AS n FROM ${family}`)).body.results).toEqual([{ n: 2000 }]);
       expect((await ingest(gateway, family, schema, [{ seq: 1, name: 'after', weight: 1 }])).body.shard).toBe(home);
       const status = await api(gateway, 'GET', `/api/families/${family}/move`);
@@ -148,12 +150,12 @@ describe('a family moved to another shard', () => {
 
     // Nothing of it left on the source.
     const source = specNamed(shards, home);
-    expect(await tableExists(source, family)).toBe(false);
-    expect(await tableExists(source, `databalancer_moved_${started.body.moveId as string}`)).toBe(false);
-    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family])).toEqual([{ n: 0 }]);
-    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [family])).toEqual([{ n: 0 }]);
+    expect(await tableExists(source, family, DATABASE)).toBe(false);
+    expect(await tableExists(source, `databalancer_moved_${started.body.moveId as string}`, DATABASE)).toBe(false);
+    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM databalancer_idempotency WHERE family = ?', [family], DATABASE)).toEqual([{ n: 0 }]);
+    expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [family], DATABASE)).toEqual([{ n: 0 }]);
     const target = specNamed(shards, to);
-    expect(await onShard(target, `SELECT COUNT(*) AS n FROM \`${family}\``)).toEqual([{ n: 5004 }]);
+    expect(await onShard(target, `SELECT COUNT(*) AS n FROM \`${family}\``, [], DATABASE)).toEqual([{ n: 5004 }]);
 
     // And it can move back.
     expect((await api(other, 'POST', `/api/families/${family}/move`, { to: home })).status).toBe(202);
@@ -165,7 +167,7 @@ describe('a family moved to another shard', () => {
 
 describe('a moved family\'s old table with --move_source_grace_seconds', () => {
   it('is kept, renamed, for the grace period, then dropped', async () => {
-    const graceful = await startGateway(shards, ['--move_source_grace_seconds=2', '--move_lease_seconds=2']);
+    const graceful = await startGateway(shards, ['--move_source_grace_seconds=2', '--move_lease_seconds=2'], { database: DATABASE });
     try {
       const family = uniqueFamily('mv_grace');
       const home = await placed(family);
@@ -175,13 +177,13 @@ describe('a moved family\'s old table with --move_source_grace_seconds', () => {
       await waitForMove(graceful, family);
       const retired = `databalancer_moved_${started.body.moveId as string}`;
       const source = specNamed(shards, home);
-      expect(await tableExists(source, retired)).toBe(true);
-      expect(await tableExists(source, family)).toBe(false);
+      expect(await tableExists(source, retired, DATABASE)).toBe(true);
+      expect(await tableExists(source, family, DATABASE)).toBe(false);
       // Not part of raw_logs there, and not a family anyone can query.
-      expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [retired])).toEqual([{ n: 0 }]);
+      expect(await onShard(source, 'SELECT COUNT(*) AS n FROM raw_logs WHERE family = ?', [retired], DATABASE)).toEqual([{ n: 0 }]);
       expect((await query(graceful, `SELECT COUNT(*) AS n FROM ${retired}`)).status).toBe(404);
       const deadline = Date.now() + 20_000;
-      while (await tableExists(source, retired)) {
+      while (await tableExists(source, retired, DATABASE)) {
         if (Date.now() > deadline) throw new Error(`${retired} was not dropped after its grace period`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
