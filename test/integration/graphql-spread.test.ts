@@ -20,12 +20,14 @@ import { api, holdersOf, onShard, startGateway, uniqueFamily, type TestGateway }
 import { failure } from './helpers/sdk-failure.js';
 
 const shards = inject('shards');
+/** A database of its own: a spread family in the shared one would make other files' raw_logs-by-family queries gather. */
+const DATABASE = 'databalancer_graphql_spread';
 const names = shards.map((s) => s.name);
 let gateway: TestGateway;
 let client: DatabalancerClient;
 
 beforeAll(async () => {
-  gateway = await startGateway(shards);
+  gateway = await startGateway(shards, [], { database: DATABASE });
   client = createClient({ url: `${gateway.url}/graphql` });
 });
 afterAll(async () => {
@@ -60,7 +62,7 @@ describe('setFamilyPlacement', () => {
     const placed = await client.setFamilyPlacement(family, names);
     expect(placed).toEqual({ family, shards: [home, ...others], spread: true });
     expect((await api(gateway, 'GET', `/api/families/${family}/placement`)).body).toEqual(placed);
-    expect((await holdersOf(shards, family)).sort()).toEqual([...names].sort());
+    expect((await holdersOf(shards, family, DATABASE)).sort()).toEqual([...names].sort());
 
     expect((await client.request(SHARDS, { name: family })).family).toEqual({ id: family, shards: [home, ...others], spread: true });
     expect(await client.family(family).get()).toMatchObject({ name: family, shard: home, shards: [home, ...others], spread: true });
@@ -82,7 +84,7 @@ describe('setFamilyPlacement', () => {
     const written = new Set<string>();
     for (let b = 0; b < 6; b++) written.add((await client.ingestLogs({ family, schema, logs: events(10, 100 + b * 10) })).shard);
     expect([...written].sort()).toEqual([...names].sort());
-    const stored = (await Promise.all(shards.map((spec) => onShard<{ id: number; seq: number }>(spec, `SELECT id, seq FROM \`${family}\``)))).flat();
+    const stored = (await Promise.all(shards.map((spec) => onShard<{ id: number; seq: number }>(spec, `SELECT id, seq FROM \`${family}\``, [], DATABASE)))).flat();
     expect(stored).toHaveLength(63);
     expect(new Set(stored.map((r) => String(r.id))).size).toBe(63);
     expect(new Set(stored.map((r) => r.seq)).size).toBe(63);
@@ -113,7 +115,7 @@ describe('the refusals', () => {
     expect((await failure(client.setFamilyPlacement(family, [other]))).code).toBe('BAD_USER_INPUT');
     expect((await failure(client.setFamilyPlacement('not a name', names))).code).toBe('INVALID_FAMILY_NAME');
     expect((await client.request(SHARDS, { name: family })).family).toEqual({ id: family, shards: [home], spread: false });
-    expect(await holdersOf(shards, family)).toEqual([home]);
+    expect(await holdersOf(shards, family, DATABASE)).toEqual([home]);
 
     // Spread over two, then leaving out a part it is on: refused, naming it.
     expect((await client.setFamilyPlacement(family, [home, other])).shards).toEqual([home, other]);
@@ -125,7 +127,7 @@ describe('the refusals', () => {
     expect(leftOut.code).toBe('BAD_USER_INPUT');
     expect(leftOut.extensions).toMatchObject({ missing: [home] });
     expect((await client.request(SHARDS, { name: family })).family.shards).toEqual([home, other]);
-    expect(await holdersOf(shards, family)).not.toContain(third);
+    expect(await holdersOf(shards, family, DATABASE)).not.toContain(third);
   });
 });
 
@@ -151,7 +153,7 @@ describe('with access control on', () => {
         ],
       }),
     );
-    guarded = await startGateway(shards, [`--tokens_file=${tokensFile}`], { access: { watchIntervalMs: 0 } });
+    guarded = await startGateway(shards, [`--tokens_file=${tokensFile}`], { access: { watchIntervalMs: 0 }, database: DATABASE });
     for (const family of [ok, no]) {
       const answer = await api(guarded, 'PUT', '/api/log', { family, schema, logs: events(3) }, { authorization: `Bearer ${secrets.boss}` });
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -177,7 +179,7 @@ describe('with access control on', () => {
       expect(refused.body.errors[0].path).toEqual(['setFamilyPlacement']);
       expect(refused.body.data ?? null).toBeNull();
     }
-    expect((await holdersOf(shards, ok)).length).toBe(1);
+    expect((await holdersOf(shards, ok, DATABASE)).length).toBe(1);
     // Family.shards and spread need only the query scope, as describe does.
     const read = await gql('querier', 'query($f: String!) { family(name: $f) { shards spread } }', { f: ok });
     expect(read.body.errors).toBeUndefined();
@@ -186,7 +188,7 @@ describe('with access control on', () => {
     expect(allowed.status).toBe(200);
     expect(allowed.body.errors).toBeUndefined();
     expect(allowed.body.data.setFamilyPlacement).toMatchObject({ family: ok, spread: true });
-    expect((await holdersOf(shards, ok)).sort()).toEqual([...names].sort());
+    expect((await holdersOf(shards, ok, DATABASE)).sort()).toEqual([...names].sort());
   });
 
   it('a token restricted by families spreads only its families', async () => {
@@ -194,7 +196,7 @@ describe('with access control on', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.errors[0].extensions.code).toBe('FORBIDDEN');
     expect(refused.body.errors[0].message).toContain(no);
-    expect((await holdersOf(shards, no)).length).toBe(1);
+    expect((await holdersOf(shards, no, DATABASE)).length).toBe(1);
     const allowed = await gql('dogadmin', place, { f: ok, s: [...names, 'no_such_shard'] });
     expect(allowed.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
   });

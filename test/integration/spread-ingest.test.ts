@@ -18,7 +18,7 @@ const schema = { writer: 'string', batch: 'int', seq: 'int', v: 'float' };
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  gateway = await startGateway(shards);
+  gateway = await startGateway(shards, [], { database: DATABASE });
 });
 afterAll(async () => {
   await gateway.close();
@@ -61,7 +61,7 @@ describe('PUT /api/families/{family}/placement', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ family, shards: names, spread: true });
     for (const spec of shards) {
-      const [{ n }] = (await onShard<{ n: number }>(spec, 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])) as [{ n: number }];
+      const [{ n }] = (await onDb<{ n: number }>(spec, 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [DATABASE, family])) as [{ n: number }];
       expect(Number(n)).toBe(1);
     }
     await activation();
@@ -72,7 +72,7 @@ describe('PUT /api/families/{family}/placement', () => {
       seen.add(written.body.shard as string);
     }
     expect([...seen].sort()).toEqual([...names].sort());
-    for (const spec of shards) await onShard(spec, `ANALYZE TABLE \`${family}\``);
+    for (const spec of shards) await onDb(spec, `ANALYZE TABLE \`${family}\``);
     const described = (await api(gateway, 'GET', '/api/describe')).body.tables.filter((t: { name: string }) => t.name === family);
     expect(described).toHaveLength(1);
     expect(described[0]).toMatchObject({ shards: names, rowEstimate: 60 });
@@ -80,7 +80,7 @@ describe('PUT /api/families/{family}/placement', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const purged = await api(gateway, 'DELETE', `/api/log/${family}?before=${encodeURIComponent(new Date().toISOString())}`);
     expect([purged.status, purged.body.deleted]).toEqual([200, 60]);
-    for (const spec of shards) expect(await onShard(spec, `SELECT COUNT(*) AS n FROM \`${family}\``)).toEqual([{ n: 0 }]);
+    for (const spec of shards) expect(await onDb(spec, `SELECT COUNT(*) AS n FROM \`${family}\``)).toEqual([{ n: 0 }]);
   });
 });
 
@@ -106,10 +106,10 @@ describe('a part of a spread family moved to another shard', () => {
     }
     expect([...landed].sort()).toEqual([first, third].sort());
     const moved = specNamed(shards, third);
-    const rows = await onShard<{ writer: string; n: number; lo: number }>(moved, `SELECT writer, COUNT(*) AS n, MIN(id) AS lo FROM \`${family}\` GROUP BY writer ORDER BY writer`);
+    const rows = await onDb<{ writer: string; n: number; lo: number }>(moved, `SELECT writer, COUNT(*) AS n, MIN(id) AS lo FROM \`${family}\` GROUP BY writer ORDER BY writer`);
     expect(rows.map((r) => [r.writer, Number(r.n)])).toEqual([['post', 50], ['pre', 50]]);
     for (const row of rows) expect(Number(row.lo)).toBeGreaterThanOrEqual(PART_ID_SPAN);
-    expect(await onShard(specNamed(shards, second), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])).toEqual([{ n: 0 }]);
+    expect(await onDb(specNamed(shards, second), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [DATABASE, family])).toEqual([{ n: 0 }]);
   });
 });
 
@@ -120,16 +120,16 @@ describe('a spread family narrowed by moving a part onto another', () => {
     await activation();
     for (let b = 0; b < 9; b++) expect((await ingest(gateway, family, schema, events('pre', b, 30))).status).toBe(200);
     const before = new Map<string, number[]>();
-    for (const spec of shards) before.set(spec.name, (await onShard<{ id: number }>(spec, `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id)));
+    for (const spec of shards) before.set(spec.name, (await onDb<{ id: number }>(spec, `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id)));
     const [first, , third] = names as [string, string, string];
     const started = await api(gateway, 'POST', `/api/families/${family}/move`, { from: third, to: first });
     expect(started.status).toBe(202);
     expect(await waitForMove(gateway, family)).toMatchObject({ state: 'done' });
     const placement = (await api(gateway, 'GET', `/api/families/${family}/placement`)).body;
     expect(placement.shards).toEqual(names.filter((n) => n !== third));
-    const merged = (await onShard<{ id: number }>(specNamed(shards, first), `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id));
+    const merged = (await onDb<{ id: number }>(specNamed(shards, first), `SELECT id FROM \`${family}\` ORDER BY id`)).map((r) => Number(r.id));
     expect(merged).toEqual([...(before.get(first) ?? []), ...(before.get(third) ?? [])].sort((x, y) => x - y));
-    expect(await onShard(specNamed(shards, third), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', ['databalancer', family])).toEqual([{ n: 0 }]);
+    expect(await onDb(specNamed(shards, third), 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [DATABASE, family])).toEqual([{ n: 0 }]);
     // Writes go on to the parts left.
     const landed = new Set<string>();
     for (let b = 0; b < 4; b++) landed.add((await ingest(gateway, family, schema, events('post', b, 5))).body.shard as string);

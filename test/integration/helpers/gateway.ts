@@ -190,8 +190,8 @@ export async function snapshotFamily(specs: readonly ServerSpec[], family: strin
 }
 
 /** The shards (by name) whose database holds a table named `family`. */
-export async function holdersOf(specs: readonly ServerSpec[], family: string): Promise<string[]> {
-  const found = await Promise.all(specs.map((s) => tableExists(s, family)));
+export async function holdersOf(specs: readonly ServerSpec[], family: string, database = TEST_DATABASE): Promise<string[]> {
+  const found = await Promise.all(specs.map((s) => tableExists(s, family, database)));
   return specs.filter((_, i) => found[i]).map((s) => s.name);
 }
 
