@@ -175,38 +175,54 @@ export function registerAccess(server: FastifyInstance, access: AccessService, m
 
   // Bound once: prom-client hashes a label set on every inc() given one.
   const anonymousRequests = metrics.tokenRequests.labels({ token: ANONYMOUS.name });
-  server.addHook('onRequest', async (request, reply) => {
+  server.addHook('onRequest', (request, reply, done) => {
     // Not found (404, 405): the not-found handler answers; nothing runs.
-    if (request.is404) return undefined;
+    if (request.is404) {
+      done();
+      return;
+    }
     if (!access.enabled) {
       request.principal = ANONYMOUS;
       anonymousRequests.inc();
-      return undefined;
+      done();
+      return;
     }
     const rule = ruleOf(request);
-    try {
-      await admit(request, rule);
-    } catch (error) {
-      if (!isAppError(error)) throw error;
-      void reply.headers(refusalHeaders(error));
-      if (rule?.kind === 'graphql') return sendGraphqlError(reply, error);
-      throw error;
-    }
-    return undefined;
+    admit(request, rule).then(
+      () => done(),
+      (error: unknown) => {
+        if (!isAppError(error)) {
+          done(error as Error);
+          return;
+        }
+        void reply.headers(refusalHeaders(error));
+        // Answered here: fastify runs nothing further once a hook has sent the reply (done is not called).
+        if (rule?.kind === 'graphql') sendGraphqlError(reply, error);
+        else done(error);
+      },
+    );
   });
 
-  server.addHook('preHandler', async (request) => {
-    if (!access.enabled || request.is404) return;
+  server.addHook('preHandler', (request, _reply, done) => {
+    if (!access.enabled || request.is404) {
+      done();
+      return;
+    }
     const rule = ruleOf(request);
-    if (rule?.kind !== 'scope' || rule.family !== 'body') return;
     const body = request.body as { family?: unknown } | null | undefined;
-    const family = typeof body === 'object' && body !== null ? body.family : undefined;
-    // A missing or malformed family is the handler's 400.
-    if (typeof family === 'string') access.require(principalOf(request), rule.scope, [family]);
+    const family = rule?.kind === 'scope' && rule.family === 'body' && typeof body === 'object' && body !== null ? body.family : undefined;
+    try {
+      // A missing or malformed family is the handler's 400.
+      if (typeof family === 'string' && rule?.kind === 'scope') access.require(principalOf(request), rule.scope, [family]);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   });
 
   // The request log: one debug line per answer, with the token's name (never the header).
-  server.addHook('onResponse', async (request, reply) => {
+  server.addHook('onResponse', (request, reply, done) => {
+    done();
     // Not even the line's object is built unless it is written.
     if (request.log.level !== 'debug' && request.log.level !== 'trace') return;
     // An authenticated request's logger already carries `token`.

@@ -102,10 +102,23 @@ export function accessDecisionRecorder(metrics: Metrics): DecisionHook {
 
 /** Records every request and serves GET /metrics. */
 export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
+  // prom-client hashes a label set on every call given one: each (method, route, status) binds its children once.
+  // Bounded: the methods Node's parser takes, the routes registered (or `unmatched`), the status codes sent.
+  const bound = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<'method' | 'route'> }>();
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let children = bound.get(key);
+    if (children === undefined) {
+      children = {
+        requests: metrics.httpRequests.labels({ method: request.method, route, status: String(reply.statusCode) }),
+        duration: metrics.httpDuration.labels({ method: request.method, route }),
+      };
+      bound.set(key, children);
+    }
+    children.requests.inc();
+    children.duration.observe(reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);

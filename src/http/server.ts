@@ -6,12 +6,12 @@
  * gives, including those Node's HTTP parser and fastify's router give on
  * their own. No routes here.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyServerOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/config.js';
-import type { Logger } from '../logging/logger.js';
+import { lazyRequestLogger, type Logger } from '../logging/logger.js';
 import { AppError, badInput } from '../errors/app-error.js';
 import { errorResponse, toAppError } from './rest/error-response.js';
 import { readTlsFiles } from './tls.js';
@@ -142,6 +142,8 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's logger (with its reqId) is made on its first line: most requests write none.
+    childLoggerFactory: lazyRequestLogger as unknown as FastifyServerOptions['childLoggerFactory'],
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     requestTimeout: requestTimeoutMs,
@@ -208,12 +210,20 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   // Before the body is read: refuse a media type or coding the route does not
   // take (415), and decompress gzip/deflate under the body limit, which
   // fastify then applies to the decompressed bytes.
-  server.addHook('preParsing', async (request, _reply, payload) => {
+  // Hooks here and in auth.ts and metrics.ts take fastify's callback form: an async one costs a promise and a microtask per request.
+  server.addHook('preParsing', (request, _reply, payload, done) => {
     // Not found (404 or 405) whatever the body: it is read under the limit and dropped.
-    if (request.is404 || !hasBody(request)) return payload;
-    bodyMediaType(request.headers['content-type'], extraTypesOf(request));
-    const coding = contentCoding(request.headers['content-encoding']);
-    return coding === null ? payload : decompressBody(payload, coding, config.bodyLimitBytes);
+    if (request.is404 || !hasBody(request)) {
+      done(null, payload);
+      return;
+    }
+    try {
+      bodyMediaType(request.headers['content-type'], extraTypesOf(request));
+      const coding = contentCoding(request.headers['content-encoding']);
+      done(null, coding === null ? payload : decompressBody(payload, coding, config.bodyLimitBytes));
+    } catch (error) {
+      done(error as Error);
+    }
   });
   server.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.is404) {
@@ -260,11 +270,13 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
     sendError(reply, error);
   });
-  server.addHook('onRequest', async (request, reply) => {
+  server.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
-      throw badInput('the request has no Host header, which HTTP/1.1 requires; send Host: <the gateway address>', {});
+      done(badInput('the request has no Host header, which HTTP/1.1 requires; send Host: <the gateway address>', {}));
+      return;
     }
+    done();
   });
   return server;
 }

@@ -16,3 +16,87 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     ...options,
   });
 }
+
+/** What fastify needs of a request's logger (its FastifyBaseLogger). */
+export interface RequestLogger {
+  level: string;
+  fatal: pino.LogFn;
+  error: pino.LogFn;
+  warn: pino.LogFn;
+  info: pino.LogFn;
+  debug: pino.LogFn;
+  trace: pino.LogFn;
+  silent: pino.LogFn;
+  child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): RequestLogger;
+}
+
+type Write = (...args: unknown[]) => void;
+
+/**
+ * A child logger made only when something is written through it: pino's
+ * child() costs a few microseconds, and most requests write nothing at the
+ * gateway's usual levels. Its level is the parent's until it exists (or the
+ * level its options set).
+ */
+class LazyChildLogger {
+  private made: RequestLogger | undefined;
+
+  constructor(
+    private readonly parent: RequestLogger,
+    private readonly bindings: pino.Bindings,
+    private readonly options: pino.ChildLoggerOptions | undefined,
+  ) {}
+
+  private get real(): RequestLogger {
+    // A lazy parent is made first: its child() would give another lazy one.
+    const parent = this.parent instanceof LazyChildLogger ? this.parent.real : this.parent;
+    this.made ??= parent.child(this.bindings, this.options);
+    return this.made;
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.options?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.real.level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    const real = this.real;
+    (real.fatal as Write).apply(real, args);
+  }
+  error(...args: unknown[]): void {
+    const real = this.real;
+    (real.error as Write).apply(real, args);
+  }
+  warn(...args: unknown[]): void {
+    const real = this.real;
+    (real.warn as Write).apply(real, args);
+  }
+  info(...args: unknown[]): void {
+    const real = this.real;
+    (real.info as Write).apply(real, args);
+  }
+  debug(...args: unknown[]): void {
+    const real = this.real;
+    (real.debug as Write).apply(real, args);
+  }
+  trace(...args: unknown[]): void {
+    const real = this.real;
+    (real.trace as Write).apply(real, args);
+  }
+  silent(): void {}
+
+  child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): RequestLogger {
+    return new LazyChildLogger(this as unknown as RequestLogger, bindings, options) as unknown as RequestLogger;
+  }
+}
+
+/**
+ * fastify's childLoggerFactory: each request's logger (with `reqId`) as a
+ * lazy child, made into pino's child on its first line.
+ */
+export function lazyRequestLogger(logger: RequestLogger, bindings: pino.Bindings, options: pino.ChildLoggerOptions): RequestLogger {
+  return new LazyChildLogger(logger, bindings, Object.keys(options).length === 0 ? undefined : options) as unknown as RequestLogger;
+}

@@ -8,17 +8,22 @@
  * How a result is bounded and shaped:
  * - Rows: the SQL asks for at most maxRows + 1 rows (row-cap.ts); one past
  *   maxRows means more exist (`truncatedReason: 'rows'`).
- * - Bytes (query_max_bytes): every cell is measured in the typeCast as its
- *   packet arrives (mysql2 streams rows), as its JSON size plus its key's.
- *   The first cell past the budget ends the result: the rows before it are
+ * - Bytes (query_max_bytes): every row is measured as it arrives (mysql2
+ *   streams rows, one packet each), as the JSON size of its cells and keys.
+ *   The first row past the budget ends the result: the rows before it are
  *   the answer (`truncatedReason: 'bytes'`), and the connection is destroyed
  *   at once, which stops the server sending (it fails its next write and ends
  *   the query) and tells the pool to replace it. So the gateway holds at
  *   most the budget plus one packet (bounded by the server's
  *   max_allowed_packet), never the whole result.
- * - Column names are data: rows are built as prototype-less objects, so
- *   `__proto__`, `constructor` or `toString` are ordinary keys, and mysql2
- *   runs with `disableEval` (its static row parser), which never compiles a
+ * - Cells convert per column (result-types.ts converterOf) from what mysql2
+ *   reads on its own; only a result with a JSON column keeps a per-cell
+ *   typeCast, which costs mysql2 an object and three closures per cell.
+ * - Column names are data: `constructor` or `toString` are ordinary own
+ *   keys of a row; a result with a column named `__proto__` (which an
+ *   assignment would take as the prototype) is built of prototype-less
+ *   objects instead (slower: V8 keeps them as dictionaries). mysql2 runs
+ *   with `disableEval` (its static row parser), which never compiles a
  *   parser from the names (the compiled one refuses `__proto__` and friends
  *   with a fatal error, and caches one function per column list).
  * - Two columns of the same name would collapse into one key: the result is
@@ -32,7 +37,7 @@ import type { FieldPacket, QueryError } from 'mysql2';
 import { AppError } from '../errors/app-error.js';
 import type { PooledConnection } from '../shards/connection.js';
 import type { SqlValue } from '../schema/coerce-value.js';
-import { castCell, isBinaryField, sqlTypeName, typeNameOfNumber, BINARY_TYPE_NAME, type CastField, type CellValue } from './result-types.js';
+import { castCell, converterOf, isBinaryField, sqlTypeName, typeNameOfNumber, BINARY_TYPE_NAME, type CastField, type CellConverter, type CellValue } from './result-types.js';
 
 /** One result column: its name and SQL type, in the server's order. */
 export interface QueryColumn {
@@ -43,7 +48,7 @@ export interface QueryColumn {
 /** Which limit cut a result: the row cap (query_max_rows) or the byte budget (query_max_bytes). */
 export type TruncatedReason = 'rows' | 'bytes';
 
-/** A result row: a prototype-less object keyed by column name (any name is an ordinary key). */
+/** A result row: an object keyed by column name (any name is an own key; see the module header for `__proto__`). */
 export type ResultRow = Record<string, CellValue>;
 
 /** Rows of a result, already JSON-ready, plus whether a limit cut them and which. */
@@ -183,13 +188,14 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
   return new Promise((resolve, reject) => {
     let settled = false;
     let names: string[] = [];
-    /** UTF-8 bytes of each column's name (its key in every row), measured once per result. */
-    let nameBytes: number[] = [];
+    /** UTF-8 bytes of each column's name (its key in every row) plus a cell's JSON punctuation, measured once per result. */
+    let keyBytes: number[] = [];
+    /** Per column, how mysql2's own value becomes the API's (null: as it is); empty while the typeCast converts. */
+    let converters: Array<CellConverter | null> = [];
+    /** Rows as ordinary objects (V8's fast ones, twice as quick to build and serialise) unless a column is named __proto__. */
+    let plainRows = true;
     const rows: ResultRow[] = [];
     let bytes = 0;
-    /** Bytes of the row being read (its cells so far). */
-    let pending = ROW_OVERHEAD;
-    let cell = 0;
     /** Set once the answer is decided: later cells are not even read. */
     let stopped = false;
 
@@ -210,46 +216,59 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
       ...(values === undefined ? {} : { values: [...values] }),
       rowsAsArray: true,
       disableEval: true,
-      typeCast: (field: CastField, next: () => unknown) => {
-        if (stopped) return null;
-        const value = castCell(field, next);
-        pending += (nameBytes[cell] ?? 0) + CELL_OVERHEAD + cellBytes(value);
-        cell++;
-        if (bytes + pending > limits.maxBytes) {
-          stopped = true;
-          abandon(connection);
-          finish('bytes', columns);
-          return null;
-        }
-        return value;
-      },
+      // Only for results with a JSON column: the others drop it once their columns are known (below).
+      typeCast: (field: CastField, next: () => unknown) => (stopped ? null : castCell(field, next)),
     } as Parameters<PooledConnection['query']>[0]);
 
     command.on('fields', (fields: FieldPacket[]) => {
       const list = (fields ?? []) as unknown as FieldWithName[];
       names = list.map((f) => f.name);
-      nameBytes = names.map((name) => Buffer.byteLength(name, 'utf8'));
+      keyBytes = names.map((name) => Buffer.byteLength(name, 'utf8') + CELL_OVERHEAD);
+      plainRows = !names.includes('__proto__');
       columns = columnsOf(list);
       const duplicate = duplicateName(names);
       if (duplicate !== undefined) {
         stopped = true;
         abandon(connection);
         fail(duplicateColumn(duplicate));
+        return;
+      }
+      // Without a JSON column every cell converts from mysql2's own value, so the per-cell typeCast goes:
+      // mysql2's static row parser reads the query's options on each row, built after this event.
+      const each = list.map((field) =>
+        converterOf({ type: field.typeName ?? typeNameOfNumber(field.columnType ?? field.type), length: field.columnLength ?? field.length ?? 0, characterSet: field.characterSet, extendedFormat: field.extendedFormat }),
+      );
+      const options = (command as unknown as { options?: { typeCast?: unknown } }).options;
+      if (options !== undefined && each.every((c) => c !== undefined)) {
+        options.typeCast = true;
+        converters = each as Array<CellConverter | null>;
       }
     });
     command.on('result', (cells: unknown) => {
-      const row = cells as CellValue[];
       if (stopped) return;
-      bytes += pending;
-      pending = ROW_OVERHEAD;
-      cell = 0;
       if (rows.length >= limits.maxRows) {
         // One past the cap: more rows exist. The capped SQL sends no more than this one.
         stopped = true;
         return;
       }
-      const object: ResultRow = Object.create(null) as ResultRow;
-      for (let i = 0; i < names.length; i++) object[names[i] as string] = row[i] ?? null;
+      const row = cells as unknown[];
+      const object: ResultRow = plainRows ? {} : (Object.create(null) as ResultRow);
+      let size = ROW_OVERHEAD;
+      for (let i = 0; i < names.length; i++) {
+        const convert = converters[i];
+        const raw = row[i] ?? null;
+        const value = convert === undefined || convert === null || raw === null ? (raw as CellValue) : convert(raw);
+        size += (keyBytes[i] ?? 0) + cellBytes(value);
+        object[names[i] as string] = value;
+      }
+      bytes += size;
+      if (bytes > limits.maxBytes) {
+        // Past the byte budget: the rows before this one are the answer; the server stops sending.
+        stopped = true;
+        abandon(connection);
+        finish('bytes', columns);
+        return;
+      }
       rows.push(object);
     });
     command.on('error', (error: QueryError) => {
