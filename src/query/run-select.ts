@@ -22,10 +22,12 @@
  * - Column names are data: `constructor` or `toString` are ordinary own
  *   keys of a row; a result with a column named `__proto__` (which an
  *   assignment would take as the prototype) is built of prototype-less
- *   objects instead (slower: V8 keeps them as dictionaries). mysql2 runs
- *   with `disableEval` (its static row parser), which never compiles a
- *   parser from the names (the compiled one refuses `__proto__` and friends
- *   with a fatal error, and caches one function per column list).
+ *   objects instead (slower: V8 keeps them as dictionaries). Rows are read
+ *   as arrays, by mysql2's compiled row parser when the result has no JSON
+ *   column and no name it refuses to compile (`__proto__` and the other
+ *   `__..etter__` names), else by its static one (`disableEval`). The
+ *   compiled parsers are cached per column list, at most 1000 of them
+ *   (shard-pool.ts ROW_PARSER_CACHE), since users choose the names.
  * - Two columns of the same name would collapse into one key: the result is
  *   refused (DUPLICATE_COLUMN_NAME) as soon as the column list arrives,
  *   before any row is read; so is the server's own ER_DUP_FIELDNAME (a
@@ -68,17 +70,44 @@ export interface ResultLimits {
   maxBytes: number;
 }
 
+/** Column names mysql2's compiled row parser refuses (helpers.js privateObjectProps): their results keep the static parser. */
+const UNCOMPILABLE_NAMES: ReadonlySet<string> = new Set(['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+
 /** JSON bytes a row adds besides its cells: `{}` and a comma. */
 const ROW_OVERHEAD = 3;
 /** JSON bytes a cell adds besides its key and value: quotes, colon, comma. */
 const CELL_OVERHEAD = 4;
+
+/** Strings up to this length are measured in JavaScript; longer ones by Buffer.byteLength (a native call, worth it only then). */
+const SHORT_STRING = 64;
+
+/**
+ * UTF-8 bytes of `text`, as Buffer.byteLength counts them (a lone surrogate
+ * is 3, the replacement character it becomes).
+ * @example utf8Length('né') // => 3
+ */
+export function utf8Length(text: string): number {
+  if (text.length > SHORT_STRING) return Buffer.byteLength(text, 'utf8');
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: two units, four bytes.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
 
 /** JSON size of a cell value, in bytes (strings as UTF-8 plus quotes; escapes not counted). */
 export function cellBytes(value: CellValue): number {
   if (value === null) return 4;
   switch (typeof value) {
     case 'string':
-      return Buffer.byteLength(value, 'utf8') + 2;
+      return utf8Length(value) + 2;
     case 'number':
       return String(value).length;
     case 'boolean':
@@ -117,6 +146,11 @@ export function capRows(rows: readonly ResultRow[], limits: ResultLimits, alread
 
 /** The first name that occurs twice, or undefined. */
 function duplicateName(names: readonly string[]): string | undefined {
+  // A few columns (most results): no Set to build.
+  if (names.length <= 16) {
+    for (let i = 1; i < names.length; i++) if (names.indexOf(names[i] as string) < i) return names[i];
+    return undefined;
+  }
   const seen = new Set<string>();
   for (const name of names) {
     if (seen.has(name)) return name;
@@ -216,7 +250,7 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
       ...(values === undefined ? {} : { values: [...values] }),
       rowsAsArray: true,
       disableEval: true,
-      // Only for results with a JSON column: the others drop it once their columns are known (below).
+      // Only for results with a JSON column: the others drop it, and disableEval, once their columns are known (below).
       typeCast: (field: CastField, next: () => unknown) => (stopped ? null : castCell(field, next)),
     } as Parameters<PooledConnection['query']>[0]);
 
@@ -238,10 +272,13 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
       const each = list.map((field) =>
         converterOf({ type: field.typeName ?? typeNameOfNumber(field.columnType ?? field.type), length: field.columnLength ?? field.length ?? 0, characterSet: field.characterSet, extendedFormat: field.extendedFormat }),
       );
-      const options = (command as unknown as { options?: { typeCast?: unknown } }).options;
+      const options = (command as unknown as { options?: { typeCast?: unknown; disableEval?: unknown } }).options;
       if (options !== undefined && each.every((c) => c !== undefined)) {
         options.typeCast = true;
         converters = each as Array<CellConverter | null>;
+        // mysql2's compiled row parser (rows as arrays: the names only key its cache) reads rows several times faster;
+        // it refuses the names it cannot compile, which keep the static one.
+        if (!names.some((name) => UNCOMPILABLE_NAMES.has(name))) options.disableEval = false;
       }
     });
     command.on('result', (cells: unknown) => {

@@ -236,6 +236,8 @@ export function toSqlDateTime(date: Date): string {
  * @example sqlDateTimeToIso('2024-01-02 03:04:05.123456') // => '2024-01-02T03:04:05.123456Z'
  */
 export function sqlDateTimeToIso(text: string): string {
+  // The server's own form has its space at 10 (checked first: every result cell of a DATETIME column comes here).
+  if (text.length >= 19 && text.charCodeAt(10) === 32) return `${text.slice(0, 10)}T${text.slice(11)}Z`;
   return text.includes(' ') ? `${text.replace(' ', 'T')}Z` : text;
 }
 

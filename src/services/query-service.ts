@@ -151,22 +151,23 @@ export class QueryService {
     const { manager } = this.options;
     const placements = new Map<string, string>();
     const spread = new Map<string, string[]>();
-    await Promise.all(
-      families.map(async (family) => {
-        // Every part, active or not: a part becomes a writer's only after every reader knows it.
-        const parts = await manager.partsOf(family);
-        const shard = parts?.[0]?.shard;
-        if (parts === undefined || shard === undefined) {
-          throw new AppError(
-            'TABLE_NOT_FOUND',
-            `table "${family}" is not a log family here; GET /api/describe lists the families you can query (plus raw_logs)`,
-            { table: family },
-          );
-        }
-        placements.set(family, shard);
-        if (parts.length > 1) spread.set(family, parts.map((part) => part.shard));
-      }),
-    );
+    const place = async (family: string): Promise<void> => {
+      // Every part, active or not: a part becomes a writer's only after every reader knows it.
+      const parts = await manager.partsOf(family);
+      const shard = parts?.[0]?.shard;
+      if (parts === undefined || shard === undefined) {
+        throw new AppError(
+          'TABLE_NOT_FOUND',
+          `table "${family}" is not a log family here; GET /api/describe lists the families you can query (plus raw_logs)`,
+          { table: family },
+        );
+      }
+      placements.set(family, shard);
+      if (parts.length > 1) spread.set(family, parts.map((part) => part.shard));
+    };
+    // One family (most queries): no array of promises to gather.
+    if (families.length === 1) await place(families[0] as string);
+    else await Promise.all(families.map(place));
     const readsRawLogs = validated.tables.includes(RAW_LOGS_TABLE);
     const plan = planQuery({
       tables: validated.tables,

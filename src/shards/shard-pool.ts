@@ -14,6 +14,7 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import type mysql from 'mysql2/promise';
+import { setMaxParserCache } from 'mysql2';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
@@ -81,6 +82,13 @@ const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
  * error first, milliseconds.
  */
 export const QUERY_DEADLINE_MARGIN_MS = 2000;
+
+/**
+ * Row parsers mysql2 keeps compiled, one per distinct result column list
+ * (its default is 15,000): users' SQL chooses the names (query/run-select.ts).
+ */
+const ROW_PARSER_CACHE = 1000;
+setMaxParserCache(ROW_PARSER_CACHE);
 
 /** Connect timeout of the side connection that sends a KILL, milliseconds. */
 const KILL_CONNECT_TIMEOUT_MS = 2000;

@@ -33,6 +33,9 @@ function shownHeader(value: string): string {
   return JSON.stringify(printable.length > 60 ? `${printable.slice(0, 60)}...` : printable);
 }
 
+/** Content-Type values most clients send, answered without parsing the header (what the parse would answer). */
+const COMMON_JSON_TYPES: ReadonlySet<string> = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8', 'application/json; charset=UTF-8']);
+
 /**
  * The media type a body is parsed as, from its Content-Type: JSON for no
  * Content-Type, `application/json`, `application/*+json`, and
@@ -43,7 +46,7 @@ function shownHeader(value: string): string {
  * @example bodyMediaType('application/json; charset=utf-8') // => 'application/json'
  */
 export function bodyMediaType(header: string | undefined, extraTypes: readonly string[] = []): string {
-  if (header === undefined || header.trim() === '') return JSON_MEDIA_TYPE;
+  if (header === undefined || COMMON_JSON_TYPES.has(header) || header.trim() === '') return JSON_MEDIA_TYPE;
   const [essenceText = '', ...parameters] = header.split(';');
   const essence = essenceText.trim().toLowerCase();
   const accepted = extraTypes.includes(essence)
@@ -51,8 +54,8 @@ export function bodyMediaType(header: string | undefined, extraTypes: readonly s
     : essence === JSON_MEDIA_TYPE || essence === 'application/x-www-form-urlencoded' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(essence)
       ? JSON_MEDIA_TYPE
       : undefined;
-  const also = extraTypes.length > 0 ? ` (this route also takes ${extraTypes.join(', ')})` : '';
   if (accepted === undefined) {
+    const also = extraTypes.length > 0 ? ` (this route also takes ${extraTypes.join(', ')})` : '';
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${shownHeader(essence)} is not accepted; ${SEND_JSON}${also}`, {
       contentType: essence.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
     });

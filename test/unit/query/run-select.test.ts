@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capRows, cellBytes, rowBytes, type ResultRow } from '../../../src/query/run-select.js';
+import { capRows, cellBytes, rowBytes, utf8Length, type ResultRow } from '../../../src/query/run-select.js';
 
 function row(values: Record<string, unknown>): ResultRow {
   return Object.assign(Object.create(null) as ResultRow, values);
@@ -36,5 +36,12 @@ describe('capRows (results merged from several shards)', () => {
 
   it('keeps a reason a part already had', () => {
     expect(capRows(rows.slice(0, 2), { maxRows: 10, maxBytes: 1e9 }, 'bytes').truncatedReason).toBe('bytes');
+  });
+});
+
+describe('utf8Length', () => {
+  const samples = ['', 'abc', 'né', '日本語', '😀', 'a😀b', '\ud800', 'x\udc00y', '\ud83d', `${'é'.repeat(40)}${'a'.repeat(40)}`, 'ß'.repeat(64), '€'.repeat(65)];
+  it.each(samples)('counts %j as Buffer.byteLength does', (text) => {
+    expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
   });
 });
