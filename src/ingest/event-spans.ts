@@ -281,34 +281,49 @@ function elementSpans(text: string, start: number, stack: KeyStack): number[] {
 
 /**
  * Start and end offsets (`[s0, e0, s1, e1, ...]`, ends exclusive) of the
- * elements of the top-level `"logs"` array of a JSON body; undefined when the
- * body is not an object or has no `logs` array.
+ * elements of the array at `path` in a JSON body (by default the top-level
+ * `"logs"`; a GraphQL body's variable is `["variables", "<name>"]`);
+ * undefined when the body is not an object or the path leads to no array.
  * @throws AppError INVALID_JSON when any object in the body has a key twice
- *   (keys compared after unescaping): details `{ key }` for the body's own
- *   keys, `{ index, key }` inside event `index`, `{ member, key }` inside
- *   another member such as `schema`.
+ *   (keys compared after unescaping): details `{ key }` for the keys of the
+ *   objects on the path, `{ index, key }` inside event `index`,
+ *   `{ member, key }` inside another member such as `schema`.
  * @example eventSpans('{"family":"f","logs":[{"a":1}, {"b":"]"}]}') // => [22, 29, 31, 40]
+ * @example eventSpans('{"variables":{"e":[{"a":1}]}}', ['variables', 'e']) // => [19, 26]
  * @example eventSpans('{"logs":[{"n":"bad","n":2}]}') // throws INVALID_JSON { index: 0, key: 'n' }
  */
-export function eventSpans(text: string): number[] | undefined {
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
-  const stack = new KeyStack(text);
+export function eventSpans(text: string, path: readonly string[] = ['logs']): number[] | undefined {
+  const i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACE || path.length === 0) return undefined;
+  return objectSpans(text, i, new KeyStack(text), path).found;
+}
+
+/**
+ * Scans the object whose `{` is at `start`, refusing a key twice; the member
+ * at `path` (an array at its end, objects on the way) gives the spans.
+ * Returns them, and the index just past the object.
+ */
+function objectSpans(text: string, start: number, stack: KeyStack, path: readonly string[]): { found: number[] | undefined; end: number } {
   const members = new Set<string>();
   let found: number[] | undefined;
-  i = skipSpace(text, i + 1);
+  let i = skipSpace(text, start + 1);
   while (i < text.length && text.charCodeAt(i) === QUOTE) {
     const keyEnd = endOfString(text, i);
     const key = keyAt(text, i, keyEnd);
     if (members.has(key)) throw duplicateKey(key, undefined);
     members.add(key);
     i = skipSpace(text, keyEnd);
-    if (text.charCodeAt(i) !== COLON) return undefined;
+    if (text.charCodeAt(i) !== COLON) return { found: undefined, end: text.length };
     i = skipSpace(text, i + 1);
     let valueEnd: number;
-    if (key === 'logs' && text.charCodeAt(i) === OPEN_BRACKET) {
+    const onPath = key === path[0];
+    if (onPath && path.length === 1 && text.charCodeAt(i) === OPEN_BRACKET) {
       found = elementSpans(text, i, stack);
       valueEnd = found.pop() as number;
+    } else if (onPath && path.length > 1 && text.charCodeAt(i) === OPEN_BRACE) {
+      const inner = objectSpans(text, i, stack, path.slice(1));
+      found = inner.found;
+      valueEnd = inner.end;
     } else {
       valueEnd = endOfValue(text, i, stack, { member: key });
     }
@@ -316,5 +331,6 @@ export function eventSpans(text: string): number[] | undefined {
     if (text.charCodeAt(i) !== COMMA) break;
     i = skipSpace(text, i + 1);
   }
-  return found;
+  // Valid JSON: `i` is at the object's `}`.
+  return { found, end: i + 1 };
 }

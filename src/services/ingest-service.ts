@@ -30,6 +30,8 @@ export interface IngestRequest {
   idempotencyKey?: string | undefined;
   /** The JSON text `logs` was parsed from, when the caller has it: raw_logs then stores each event's own text. */
   sourceText?: string | undefined;
+  /** Where `logs` sits in `sourceText`: the top-level `logs` by default; a GraphQL body's variable is `['variables', name]`. */
+  sourcePath?: readonly string[] | undefined;
 }
 
 /** What ingest answers. `family`, `ingested` and `shard` are the seed-compatible keys. */
@@ -113,7 +115,7 @@ export class IngestService {
    */
   prepare(request: IngestRequest): PreparedIngest {
     // First, before any member is read: an object with a key twice (INVALID_JSON).
-    const sourceSpans = request.sourceText === undefined ? undefined : eventSpans(request.sourceText);
+    const sourceSpans = request.sourceText === undefined ? undefined : eventSpans(request.sourceText, request.sourcePath);
     const family = validateFamilyName(request.family);
     const fields = parseDeclaredSchema(request.schema, { maxColumns: this.options.maxColumns });
     const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);

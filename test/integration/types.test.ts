@@ -128,7 +128,7 @@ describe('declared types', () => {
     const home = specNamed(shards, answer.body.shard);
     const typed = await onShard<{ doc: string }>(home, `SELECT CONCAT(doc, '') AS doc FROM \`${family}\``);
     expect(JSON.parse(typed[0]?.doc ?? 'null')).toEqual(doc);
-    const raw = await onShard<{ log: string }>(home, "SELECT CONCAT(log, '') AS log FROM raw_logs WHERE family = ?", [family]);
+    const raw = await onShard<{ log: string }>(home, "SELECT CAST(log AS CHAR) AS log FROM raw_logs WHERE family = ?", [family]);
     expect(JSON.parse(raw[0]?.log ?? 'null')).toEqual({ doc });
   });
 
@@ -138,12 +138,35 @@ describe('declared types', () => {
     const body = `{\n  "family": "${family}",\n  "schema": {"n": "int", "doc": "json"},\n  "logs": [\n  ${events.join(',\n  ')}\n  ]\n}`;
     const answer = await api(gateway, 'PUT', '/api/log', body);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    // CONCAT: the text as stored, not the driver's parse of a JSON column.
-    const raw = await onShard<{ log: string }>(specNamed(shards, answer.body.shard), "SELECT CONCAT(log, '') AS log FROM raw_logs WHERE family = ? ORDER BY id", [family]);
+    // CAST: the text as stored, not the driver's parse of a JSON column (CONCAT(log, '') over a one-family view,
+    // which MariaDB 10.11 merges, now and then reads '').
+    const raw = await onShard<{ log: string }>(specNamed(shards, answer.body.shard), "SELECT CAST(log AS CHAR) AS log FROM raw_logs WHERE family = ? ORDER BY id", [family]);
     expect(raw.map((r) => r.log)).toEqual(events);
     // The typed json column holds the value as parsed.
     const typed = await onShard<{ doc: string }>(specNamed(shards, answer.body.shard), `SELECT CONCAT(doc, '') AS doc FROM \`${family}\` ORDER BY id`);
     expect(JSON.parse(typed[0]?.doc ?? 'null')).toEqual({ big: 12345678901234567890, f: 1.1 });
+  });
+
+  it("GraphQL ingestLogs with logs as a variable keeps each event's text as sent too; written in the document, the events are serialised", async () => {
+    const family = uniqueFamily('rawtextgql');
+    const events = ['{\n      "n": 1,\n      "doc": {"big": 12345678901234567890, "f": 1.10}\n    }', '{"n":2,"doc":[1e2]}'];
+    const mutation = 'mutation($family: String!, $schema: JSONObject!, $events: [JSONObject!]!) { ingestLogs(family: $family, schema: $schema, logs: $events) { ingested shard } }';
+    const body = `{\n  "query": ${JSON.stringify(mutation)},\n  "variables": {\n    "family": "${family}",\n    "schema": {"n": "int", "doc": "json"},\n    "events": [\n    ${events.join(',\n    ')}\n    ]\n  }\n}`;
+    const answer = await api(gateway, 'POST', '/graphql', body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.errors, JSON.stringify(answer.body)).toBeUndefined();
+    const home = specNamed(shards, answer.body.data.ingestLogs.shard);
+    const raw = await onShard<{ log: string }>(home, "SELECT CAST(log AS CHAR) AS log FROM raw_logs WHERE family = ? ORDER BY id", [family]);
+    expect(raw.map((r) => r.log)).toEqual(events);
+
+    const inline = await api(gateway, 'POST', '/graphql', { query: `mutation { ingestLogs(family: "${family}", schema: {n: "int"}, logs: [{n: 3}]) { ingested } }` });
+    expect(inline.body.errors, JSON.stringify(inline.body)).toBeUndefined();
+    const third = await onShard<{ log: string }>(home, "SELECT CAST(log AS CHAR) AS log FROM raw_logs WHERE family = ? AND JSON_VALUE(log, '$.n') = 3", [family]);
+    expect(third.map((r) => JSON.parse(r.log) as unknown)).toEqual([{ n: 3 }]);
+
+    // A key twice in an event is refused as over REST (JSON.parse would keep the last, the raw copy the first).
+    const twice = await api(gateway, 'POST', '/graphql', `{"query": ${JSON.stringify(mutation)}, "variables": {"family": "${family}", "schema": {"n": "int"}, "events": [{"n": 4, "n": 5}]}}`);
+    expect(twice.body.errors?.[0]?.extensions?.code, JSON.stringify(twice.body)).toBe('INVALID_JSON');
   });
 
   it('2^63-1 and other integers beyond 2^53 come back as exact strings; small ones as numbers', async () => {

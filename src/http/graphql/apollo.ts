@@ -307,6 +307,8 @@ export async function registerGraphql(server: FastifyInstance, services: Service
   server.route({
     url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
+    // ingestLogs stores each event's own text as its raw copy (context.bodyText).
+    config: { keepBodyText: true },
     preHandler: checkLimits,
     handler: fastifyApolloHandler(apollo, {
       // Apollo calls this after serving the explorer page to a browser, before running anything.
@@ -316,7 +318,17 @@ export async function registerGraphql(server: FastifyInstance, services: Service
         // A client that goes away before its answer cancels the operation's queries.
         const gone = new AbortController();
         reply.raw.once('close', () => reply.raw.writableEnded || gone.abort());
-        return { services, logger: request.log, requestId: request.id, statements: new StatementBudget(config.graphql.maxStatements), signal: gone.signal, principal: request.principal };
+        const bodyText = request.bodyText;
+        request.bodyText = undefined;
+        return {
+          services,
+          logger: request.log,
+          requestId: request.id,
+          statements: new StatementBudget(config.graphql.maxStatements),
+          signal: gone.signal,
+          principal: request.principal,
+          bodyText,
+        };
       },
     }),
   });

@@ -26,4 +26,9 @@ export interface GraphqlContext {
   principal?: Principal | null;
   /** Aborted when the client goes away before the answer: its queries are cancelled. */
   signal?: AbortSignal;
+  /**
+   * The POST body's text: ingestLogs takes each event's raw copy from it
+   * when `logs` is a variable (the sender's own JSON, as REST stores it).
+   */
+  bodyText?: string | undefined;
 }

@@ -106,4 +106,37 @@ describe('eventSpans', () => {
       check(JSON.stringify(body, null, random() < 0.5 ? 2 : '\t'));
     }
   });
+
+  it('follows a path into nested objects: a variable of a GraphQL body', () => {
+    const text = '{"query":"mutation($e: [JSONObject!]!) { x }","variables":{"family":"f","e":[{"a":1}, {"b":"]"}]}}';
+    const spans = eventSpans(text, ['variables', 'e']) as number[];
+    expect([text.slice(spans[0], spans[1]), text.slice(spans[2], spans[3])]).toEqual(['{"a":1}', '{"b":"]"}']);
+    expect(eventSpans(text, ['variables', 'missing'])).toBeUndefined();
+    expect(eventSpans(text, ['variables'])).toBeUndefined();
+    expect(eventSpans('{"variables":{"e":{"a":1}}}', ['variables', 'e'])).toBeUndefined();
+    expect(eventSpans('{"variables":null,"logs":[1]}', ['variables', 'e'])).toBeUndefined();
+    expect(eventSpans('[{"variables":{"e":[1]}}]', ['variables', 'e'])).toBeUndefined();
+  });
+
+  it('refuses a key twice on the path, and inside the events found there', () => {
+    expectAppError(() => eventSpans('{"variables":{"e":[],"e":[{"a":1}]}}', ['variables', 'e']), 'INVALID_JSON', { key: 'e' });
+    expectAppError(() => eventSpans('{"variables":{"e":[{"a":1,"a":2}]}}', ['variables', 'e']), 'INVALID_JSON', { index: 0, key: 'a' });
+    expectAppError(() => eventSpans('{"variables":{},"variables":{"e":[]}}', ['variables', 'e']), 'INVALID_JSON', { key: 'variables' });
+  });
+
+  it('matches JSON.parse on random GraphQL bodies', () => {
+    let seed = 11;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 500; n++) {
+      const variables: Record<string, unknown> = {};
+      if (random() < 0.5) variables['family'] = 'f]{"';
+      variables['events'] = Array.from({ length: Math.floor(random() * 6) }, () => randomValue(random, 0));
+      if (random() < 0.3) variables['after'] = randomValue(random, 1);
+      const text = JSON.stringify({ query: 'mutation { x }', variables }, null, random() < 0.5 ? 2 : undefined);
+      const spans = eventSpans(text, ['variables', 'events']) as number[];
+      const pieces = [];
+      for (let i = 0; i < spans.length; i += 2) pieces.push(JSON.parse(text.slice(spans[i], spans[i + 1])) as unknown);
+      expect(pieces).toEqual(variables['events']);
+    }
+  });
 });
