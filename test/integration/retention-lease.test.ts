@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { api, ingest, onShard, startGateway, uniqueFamily, type TestGateway } from './helpers/gateway.js';
 import type { PurgerEvent } from '../../src/services/purger.js';
+import { LEASES_TABLE } from '../../src/shards/catalog.js';
 
 const shards = inject('shards');
 const OLD_ROWS = 20_000;
@@ -51,8 +52,27 @@ it(
     for (const family of families) {
       expect((await api(second, 'PUT', `/api/families/${family}/retention`, { retention: '30d' })).status).toBe(200);
     }
-    // Besides the timers, force two rounds at the same instant so the lease is certainly contended.
+    // A third holder takes the first family's lease (as a gateway would, once it is free), then both
+    // gateways run a round: each must be turned away from that family, whatever the timing under load.
+    const catalog = shards[0]!;
+    const held = `purge:${families[0]}`;
+    for (const started = Date.now(); ; ) {
+      await onShard(
+        catalog,
+        `INSERT INTO ${LEASES_TABLE} (name, holder, expires_at) VALUES (?, 'the-test', UTC_TIMESTAMP(6) + INTERVAL 60 SECOND)
+         ON DUPLICATE KEY UPDATE holder = IF(expires_at < UTC_TIMESTAMP(6) OR holder = VALUES(holder), VALUES(holder), holder),
+           expires_at = IF(holder = VALUES(holder), VALUES(expires_at), expires_at)`,
+        [held],
+      );
+      const [row] = await onShard<{ holder: string }>(catalog, `SELECT holder FROM ${LEASES_TABLE} WHERE name = ?`, [held]);
+      if (row?.holder === 'the-test') break;
+      if (Date.now() - started > 60_000) throw new Error(`the test could not take ${held}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await Promise.all([first.app.purger!.runOnce(), second.app.purger!.runOnce()]);
+    const turnedAway = new Set(events.filter((e) => e.type === 'busy' && e.family === families[0]).map((e) => e.holder));
+    expect(turnedAway.size).toBe(2);
+    await onShard(catalog, `DELETE FROM ${LEASES_TABLE} WHERE name = ? AND holder = 'the-test'`, [held]);
 
     const deadline = Date.now() + 60_000;
     for (;;) {
