@@ -71,7 +71,7 @@ export interface ResultLimits {
 }
 
 /** Column names mysql2's compiled row parser refuses (helpers.js privateObjectProps): their results keep the static parser. */
-const UNCOMPILABLE_NAMES: ReadonlySet<string> = new Set(['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+export const UNCOMPILABLE_NAMES: ReadonlySet<string> = new Set(['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
 
 /** JSON bytes a row adds besides its cells: `{}` and a comma. */
 const ROW_OVERHEAD = 3;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { capRows, cellBytes, rowBytes, utf8Length, type ResultRow } from '../../../src/query/run-select.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { capRows, cellBytes, rowBytes, utf8Length, UNCOMPILABLE_NAMES, type ResultRow } from '../../../src/query/run-select.js';
 
 function row(values: Record<string, unknown>): ResultRow {
   return Object.assign(Object.create(null) as ResultRow, values);
@@ -43,5 +45,14 @@ describe('utf8Length', () => {
   const samples = ['', 'abc', 'né', '日本語', '😀', 'a😀b', '\ud800', 'x\udc00y', '\ud83d', `${'é'.repeat(40)}${'a'.repeat(40)}`, 'ß'.repeat(64), '€'.repeat(65)];
   it.each(samples)('counts %j as Buffer.byteLength does', (text) => {
     expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
+  });
+});
+
+describe('UNCOMPILABLE_NAMES', () => {
+  it("holds every name mysql2's compiled row parser refuses (a mysql2 upgrade that adds one fails here)", () => {
+    const require = createRequire(import.meta.url);
+    const helpers = require(join(dirname(require.resolve('mysql2')), 'lib', 'helpers.js')) as { privateObjectProps: Set<string> };
+    expect([...helpers.privateObjectProps].filter((name) => !UNCOMPILABLE_NAMES.has(name))).toEqual([]);
+    expect(helpers.privateObjectProps.size).toBeGreaterThan(0);
   });
 });
