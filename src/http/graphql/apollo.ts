@@ -296,7 +296,8 @@ export async function registerGraphql(server: FastifyInstance, services: Service
   const checkLimits: preHandlerAsyncHookHandler = async (request, reply) => {
     const source = (request.method === 'GET' ? request.query : request.body) as { query?: unknown; variables?: unknown } | null | undefined;
     if (source === undefined || source === null || typeof source !== 'object' || Array.isArray(source)) return;
-    const error = checkRequest(source.query, source.variables, limits);
+    // A POST body was parsed under --body_max_depth, its variables a level below (server.ts).
+    const error = checkRequest(source.query, source.variables, limits, request.method === 'POST');
     if (error === null) return;
     const answer = requestErrorAnswer(request.headers.accept);
     await reply

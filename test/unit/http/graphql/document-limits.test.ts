@@ -57,5 +57,10 @@ describe('variables', () => {
     expect(checkRequest('{ __typename }', '{"a":{"a":{"a":{"a":1}}}}', { maxTokens: 100, maxNesting: 3 })?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(checkRequest('{ __typename }', '{not json', limits)).toBeNull();
     expect(checkRequest(undefined, undefined, limits)).toBeNull();
+    // From a POST body (parsed within the depth already), only variables sent as text are walked.
+    const deep = { a: { a: { a: { a: 1 } } } };
+    expect(checkRequest('{ __typename }', deep, { maxTokens: 100, maxNesting: 3 })?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(checkRequest('{ __typename }', deep, { maxTokens: 100, maxNesting: 3 }, true)).toBeNull();
+    expect(checkRequest('{ __typename }', JSON.stringify(deep), { maxTokens: 100, maxNesting: 3 }, true)?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });
