@@ -209,11 +209,15 @@ export function registerAccess(server: FastifyInstance, access: AccessService, m
       return;
     }
     const rule = ruleOf(request);
+    if (rule?.kind !== 'scope' || rule.family !== 'body') {
+      done();
+      return;
+    }
     const body = request.body as { family?: unknown } | null | undefined;
-    const family = rule?.kind === 'scope' && rule.family === 'body' && typeof body === 'object' && body !== null ? body.family : undefined;
+    const family = typeof body === 'object' && body !== null ? body.family : undefined;
     try {
       // A missing or malformed family is the handler's 400.
-      if (typeof family === 'string' && rule?.kind === 'scope') access.require(principalOf(request), rule.scope, [family]);
+      if (typeof family === 'string') access.require(principalOf(request), rule.scope, [family]);
       done();
     } catch (error) {
       done(error as Error);

@@ -32,6 +32,9 @@ export interface RequestLogger {
 
 type Write = (...args: unknown[]) => void;
 
+/** The levels a request logger writes at. */
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
 /**
  * A child logger made only when something is written through it: pino's
  * child() costs a few microseconds, and most requests write nothing at the
@@ -62,30 +65,18 @@ class LazyChildLogger {
     this.real.level = level;
   }
 
-  fatal(...args: unknown[]): void {
-    const real = this.real;
-    (real.fatal as Write).apply(real, args);
+  // One method per level, each writing through the child made on first use.
+  static {
+    for (const level of LEVELS) {
+      Object.defineProperty(LazyChildLogger.prototype, level, {
+        value(this: LazyChildLogger, ...args: unknown[]): void {
+          const real = this.real;
+          (real[level] as Write).apply(real, args);
+        },
+      });
+    }
   }
-  error(...args: unknown[]): void {
-    const real = this.real;
-    (real.error as Write).apply(real, args);
-  }
-  warn(...args: unknown[]): void {
-    const real = this.real;
-    (real.warn as Write).apply(real, args);
-  }
-  info(...args: unknown[]): void {
-    const real = this.real;
-    (real.info as Write).apply(real, args);
-  }
-  debug(...args: unknown[]): void {
-    const real = this.real;
-    (real.debug as Write).apply(real, args);
-  }
-  trace(...args: unknown[]): void {
-    const real = this.real;
-    (real.trace as Write).apply(real, args);
-  }
+
   silent(): void {}
 
   child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): RequestLogger {

@@ -197,9 +197,14 @@ interface FieldWithName {
   extendedFormat?: string;
 }
 
+/** mysql2's type name of a result column (e.g. 'LONGLONG'). */
+function typeOf(field: FieldWithName): string {
+  return field.typeName ?? typeNameOfNumber(field.columnType ?? field.type);
+}
+
 function columnsOf(fields: readonly FieldWithName[]): QueryColumn[] {
   return fields.map((field) => {
-    const type = field.typeName ?? typeNameOfNumber(field.columnType ?? field.type);
+    const type = typeOf(field);
     return {
       name: field.name,
       type: isBinaryField({ type, characterSet: field.characterSet }) ? BINARY_TYPE_NAME : sqlTypeName({
@@ -270,7 +275,7 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
       // Without a JSON column every cell converts from mysql2's own value, so the per-cell typeCast goes:
       // mysql2's static row parser reads the query's options on each row, built after this event.
       const each = list.map((field) =>
-        converterOf({ type: field.typeName ?? typeNameOfNumber(field.columnType ?? field.type), length: field.columnLength ?? field.length ?? 0, characterSet: field.characterSet, extendedFormat: field.extendedFormat }),
+        converterOf({ type: typeOf(field), length: field.columnLength ?? field.length ?? 0, characterSet: field.characterSet, extendedFormat: field.extendedFormat }),
       );
       const options = (command as unknown as { options?: { typeCast?: unknown; disableEval?: unknown } }).options;
       if (options !== undefined && each.every((c) => c !== undefined)) {
