@@ -9,6 +9,7 @@ import type { Gateway, RssSampler } from './gateway.js';
 import type { LoadResult } from './load.js';
 import { openDirect, type DirectTarget } from './load.js';
 import { median } from './stats.js';
+import { hostTicks, stealPercent } from './cpu.js';
 import { quoteId } from './data.js';
 
 /** One shard as the benchmark reaches it directly. */
@@ -184,8 +185,9 @@ function summarize(runs: LoadResult[], spec: CompareSpec, totals: SideTotals): S
 export async function compare(
   ctx: BenchContext,
   spec: CompareSpec,
-): Promise<{ gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; others: Record<string, SideSummary>; peakRss: number }> {
+): Promise<{ gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; others: Record<string, SideSummary>; peakRss: number; stealPercent?: number | undefined }> {
   const { warmupSeconds, runSeconds, runs } = ctx.options;
+  const ticksBefore = hostTicks();
   const others = Object.entries(spec.others ?? {});
   if (spec.gateway !== undefined) await spec.gateway(warmupSeconds);
   if (spec.baseline !== undefined) await spec.baseline(warmupSeconds);
@@ -220,6 +222,7 @@ export async function compare(
     baseline: spec.baseline !== undefined ? summarize(baselineRuns, spec, baselineTotals) : undefined,
     others: Object.fromEntries(others.map(([name]) => [name, summarize(otherRuns.get(name) ?? [], spec, otherTotals.get(name) as SideTotals)])),
     peakRss,
+    stealPercent: stealPercent(ticksBefore, hostTicks()),
   };
 }
 
@@ -278,7 +281,7 @@ export async function gatewayCall(ctx: BenchContext, method: 'PUT' | 'POST', pat
 /** Fills a ScenarioResult from a comparison of rates or times. */
 export function resultOf(
   base: Pick<ScenarioResult, 'id' | 'title' | 'unit' | 'baselineLabel' | 'target'>,
-  measured: { gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; peakRss: number },
+  measured: { gateway?: SideSummary | undefined; baseline?: SideSummary | undefined; peakRss: number; stealPercent?: number | undefined },
   met: (ratio: number, gateway: SideSummary | undefined, baseline: SideSummary | undefined) => boolean | undefined,
   notes: string[] = [],
 ): ScenarioResult {
@@ -291,6 +294,8 @@ export function resultOf(
   }
   const cpu = cpuNote(gateway?.cpuMsPerOp, baseline?.cpuMsPerOp);
   if (cpu !== undefined) allNotes.push(cpu);
+  const steal = stealNote(measured.stealPercent);
+  if (steal !== undefined) allNotes.push(steal);
   if (gateway !== undefined && gateway.errors > 0) allNotes.push(`gateway errors: ${gateway.errors} (first: ${gateway.firstError ?? '?'})`);
   if (baseline !== undefined && baseline.errors > 0) allNotes.push(`baseline errors: ${baseline.errors} (first: ${baseline.firstError ?? '?'})`);
   return {
@@ -302,6 +307,16 @@ export function resultOf(
     met: ratio === undefined ? undefined : met(ratio, gateway, baseline),
     notes: allNotes,
   };
+}
+
+/** Above this share of stolen CPU time, a run's ratios say more about the host's other guests than about the gateway. */
+export const STEAL_WARNING_PERCENT = 2;
+
+/** "host CPU stolen by other guests during the scenario: 3.1% (above 2%: ...)", or undefined without /proc. */
+export function stealNote(percent: number | undefined): string | undefined {
+  if (percent === undefined || !Number.isFinite(percent)) return undefined;
+  const text = `host CPU stolen by other guests during the scenario: ${percent.toFixed(1)}% of the machine's time`;
+  return percent > STEAL_WARNING_PERCENT ? `${text} (above ${STEAL_WARNING_PERCENT}%: the host was busy, so this scenario's ratios are less reliable; run it again on a quiet host)` : text;
 }
 
 /**

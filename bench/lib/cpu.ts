@@ -63,3 +63,43 @@ export function ownCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 }
+
+/** Whole-machine CPU ticks from the `cpu` line of /proc/stat: time stolen by the hypervisor, and all time. */
+export interface HostTicks {
+  steal: number;
+  total: number;
+}
+
+/**
+ * Parses the aggregate `cpu` line of /proc/stat (user nice system idle iowait
+ * irq softirq steal guest guest_nice; guest time is already inside user and
+ * nice, so it is not added again). Undefined when the line is missing.
+ */
+export function parseHostTicks(procStat: string): HostTicks | undefined {
+  const line = /^cpu\s+(.+)$/m.exec(procStat)?.[1];
+  if (line === undefined) return undefined;
+  const fields = line.trim().split(/\s+/).map(Number);
+  if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  const counted = fields.slice(0, 8);
+  return { steal: fields[7] ?? 0, total: counted.reduce((sum, n) => sum + n, 0) };
+}
+
+/** The machine's CPU ticks so far, or undefined without /proc. */
+export function hostTicks(): HostTicks | undefined {
+  try {
+    return parseHostTicks(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Share (0..100) of the machine's CPU time between two readings that the
+ * hypervisor gave to other guests: on a shared host, ratios measured while
+ * it is high are less reliable. Undefined when either reading is missing.
+ */
+export function stealPercent(before: HostTicks | undefined, after: HostTicks | undefined): number | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (after.steal - before.steal)) / total : undefined;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cpuSecondsOf, ownCpuSeconds, processTreeCpuSeconds } from '../../../bench/lib/cpu.js';
-import { cpuNote } from '../../../bench/lib/context.js';
+import { cpuSecondsOf, hostTicks, ownCpuSeconds, parseHostTicks, processTreeCpuSeconds, stealPercent } from '../../../bench/lib/cpu.js';
+import { cpuNote, stealNote } from '../../../bench/lib/context.js';
 
 describe('bench CPU accounting', () => {
   it('reads the CPU time of a live process from /proc and grows with work', () => {
@@ -28,4 +28,24 @@ describe('bench CPU accounting', () => {
     expect(cpuNote({ client: 1 }, undefined)).toBe('CPU ms per operation: gateway side: load client 1.00');
     expect(cpuNote(undefined, undefined)).toBeUndefined();
   });
+
+  it('reads stolen time from the cpu line of /proc/stat, guest time not counted twice', () => {
+    const text = 'cpu  49229 7 11824 1647127 555 0 4071 25037 300 0\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 1\n';
+    expect(parseHostTicks(text)).toEqual({ steal: 25037, total: 49229 + 7 + 11824 + 1647127 + 555 + 0 + 4071 + 25037 });
+    // Old kernels print fewer columns: no steal column means no steal.
+    expect(parseHostTicks('cpu 10 0 5 85\n')).toEqual({ steal: 0, total: 100 });
+    expect(parseHostTicks('intr 1\n')).toBeUndefined();
+    expect(parseHostTicks('cpu 1 x 3 4\n')).toBeUndefined();
+    expect(hostTicks()?.total).toBeGreaterThan(0);
+  });
+
+  it('gives the stolen share between two readings, and a warning note above the threshold', () => {
+    expect(stealPercent({ steal: 100, total: 1000 }, { steal: 130, total: 2000 })).toBeCloseTo(3, 10);
+    expect(stealPercent(undefined, { steal: 1, total: 2 })).toBeUndefined();
+    expect(stealPercent({ steal: 1, total: 2 }, { steal: 1, total: 2 })).toBeUndefined();
+    expect(stealNote(0.4)).toBe("host CPU stolen by other guests during the scenario: 0.4% of the machine's time");
+    expect(stealNote(3)).toMatch(/3\.0% of the machine's time \(above 2%: the host was busy/);
+    expect(stealNote(undefined)).toBeUndefined();
+  });
 });
+
