@@ -3,6 +3,7 @@
  * gateway and three real shards: every operation, bad input answered with
  * the same code and message as REST, and the Sandbox page.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClient, DatabalancerError, type DatabalancerClient } from '../../sdk/index.js';
 import { api, onShard, startGateway, tableExists, uniqueFamily, type TestGateway } from './helpers/gateway.js';
@@ -90,6 +91,27 @@ describe('GraphQL operations through the SDK', () => {
     // Same rows as REST.
     const rest = await api(gateway, 'POST', '/api/query', { query: `SELECT name, weight FROM ${family} WHERE weight > 10 ORDER BY weight DESC, id` });
     expect(rest.body.results).toEqual(result.results);
+  });
+
+  it('rawQuery names its answer by the SQL text: the same text, the same id, and the columns by position', async () => {
+    const sql = `SELECT name, weight FROM ${family} ORDER BY id LIMIT 1`;
+    const document = 'query Raw($sql: String!) { rawQuery(query: $sql) { id columns { id name } } }';
+    const ask = async (text: string): Promise<{ id: string; columns: Array<{ id: string; name: string }> }> => {
+      const response = await api(gateway, 'POST', '/graphql', { query: document, variables: { sql: text } });
+      expect(response.body.errors).toBeUndefined();
+      return response.body.data.rawQuery;
+    };
+    const first = await ask(sql);
+    expect(first.id).toBe(`sql:${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`);
+    expect(first.columns).toEqual([
+      { id: `${first.id}.0`, name: 'name' },
+      { id: `${first.id}.1`, name: 'weight' },
+    ]);
+    expect((await ask(sql)).id).toBe(first.id);
+    expect((await ask(`${sql} `)).id).not.toBe(first.id);
+    // Without id selected the answer is the same rows.
+    const plain = await api(gateway, 'POST', '/graphql', { query: 'query Raw($sql: String!) { rawQuery(query: $sql) { results } }', variables: { sql } });
+    expect(plain.body.data.rawQuery.results).toEqual([{ name: 'spot', weight: 100 }]);
   });
 
   it('describe lists the table with the seed keys and its shard', async () => {

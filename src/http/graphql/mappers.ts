@@ -32,7 +32,7 @@ export interface PurgeResultView extends PurgeResult {
   id: string;
 }
 
-/** A query answer with its id (resolvers/ids.ts queryResultId). */
+/** A query answer with the SQL it answers, which names it (`id`: resolvers/ids.ts queryResultId, hashed only when selected). */
 export interface QueryResultView extends QueryResult {
-  id: string;
+  sql: string;
 }

@@ -6,7 +6,6 @@ import type { QueryResolvers } from '../generated/resolvers-types.js';
 import type { ShardView } from '../mappers.js';
 import { principalIn } from '../access-plugin.js';
 import type { GraphqlContext } from '../context.js';
-import { queryResultId } from './ids.js';
 
 /** A filter of family names for the token (graphql/access-plugin.ts checked its scope), or undefined when it may see every family. */
 function visibleTo(context: GraphqlContext): ((family: string) => boolean) | undefined {
@@ -27,7 +26,7 @@ export const queryResolvers: QueryResolvers = {
     statements.take('rawQuery');
     const authorize = authorizeTables(context);
     const result = await services.query.query(args.query, signal === undefined ? { authorize } : { signal, authorize });
-    return { ...result, id: queryResultId(args.query) };
+    return { ...result, sql: args.query };
   },
   describe: (_parent, _args, context) => {
     context.statements.take('describe');

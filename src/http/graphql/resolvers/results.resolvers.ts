@@ -11,7 +11,7 @@ import type {
   QueryResultResolvers,
   ShardResolvers,
 } from '../generated/resolvers-types.js';
-import { columnViews } from './ids.js';
+import { columnViews, queryResultId } from './ids.js';
 
 /** Resolvers of `type IngestResult`. */
 export const ingestResultResolvers: IngestResultResolvers = {
@@ -30,9 +30,17 @@ export const purgeResultResolvers: PurgeResultResolvers = {
   },
 };
 
-/** Resolvers of `type QueryResult`: each result column's id is the result's id and its position. */
+/**
+ * Resolvers of `type QueryResult`: its id names the SQL text (a sha-256
+ * prefix, computed only when selected), each result column's id is the
+ * result's id and its position.
+ */
 export const queryResultResolvers: QueryResultResolvers = {
-  columns: (parent) => parent.columns.map((column, index) => ({ id: `${parent.id}.${index}`, name: column.name, type: column.type })),
+  id: (parent) => queryResultId(parent.sql),
+  columns: (parent) => {
+    const id = queryResultId(parent.sql);
+    return parent.columns.map((column, index) => ({ id: `${id}.${index}`, name: column.name, type: column.type }));
+  },
 };
 
 /** Resolvers of `type Describe`. */
