@@ -80,8 +80,7 @@ export function parseHostTicks(procStat: string): HostTicks | undefined {
   if (line === undefined) return undefined;
   const fields = line.trim().split(/\s+/).map(Number);
   if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) return undefined;
-  const counted = fields.slice(0, 8);
-  return { steal: fields[7] ?? 0, total: counted.reduce((sum, n) => sum + n, 0) };
+  return { steal: fields[7] ?? 0, total: fields.slice(0, 8).reduce((sum, n) => sum + n, 0) };
 }
 
 /** The machine's CPU ticks so far, or undefined without /proc. */

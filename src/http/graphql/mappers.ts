@@ -32,7 +32,8 @@ export interface PurgeResultView extends PurgeResult {
   id: string;
 }
 
-/** A query answer with the SQL it answers, which names it (`id`: resolvers/ids.ts queryResultId, hashed only when selected). */
+/** A query answer with the SQL it answers, which names it (`id`: resolvers/ids.ts queryResultId, hashed once and only when selected). */
 export interface QueryResultView extends QueryResult {
   sql: string;
+  id?: string;
 }

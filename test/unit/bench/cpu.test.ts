@@ -48,4 +48,3 @@ describe('bench CPU accounting', () => {
     expect(stealNote(undefined)).toBeUndefined();
   });
 });
-

@@ -11,6 +11,7 @@ import type {
   QueryResultResolvers,
   ShardResolvers,
 } from '../generated/resolvers-types.js';
+import type { QueryResultView } from '../mappers.js';
 import { columnViews, queryResultId } from './ids.js';
 
 /** Resolvers of `type IngestResult`. */
@@ -30,15 +31,20 @@ export const purgeResultResolvers: PurgeResultResolvers = {
   },
 };
 
+/** A query answer's id, hashed from its SQL on first use and kept for its other fields. */
+function resultId(parent: QueryResultView): string {
+  return (parent.id ??= queryResultId(parent.sql));
+}
+
 /**
  * Resolvers of `type QueryResult`: its id names the SQL text (a sha-256
  * prefix, computed only when selected), each result column's id is the
  * result's id and its position.
  */
 export const queryResultResolvers: QueryResultResolvers = {
-  id: (parent) => queryResultId(parent.sql),
+  id: resultId,
   columns: (parent) => {
-    const id = queryResultId(parent.sql);
+    const id = resultId(parent);
     return parent.columns.map((column, index) => ({ id: `${id}.${index}`, name: column.name, type: column.type }));
   },
 };
