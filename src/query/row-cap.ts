@@ -59,7 +59,9 @@ export function applyRowCap(query: ValidatedQuery, maxRows: number): string {
     throw new RangeError(`maxRows must be a positive integer, got ${maxRows}`);
   }
   const sql = query.sql;
-  const code = tokenizeSql(sql).filter(isCodeToken);
+  // The lexer's tokens when validation kept them (offsets shifted by the trimmed leading whitespace), else a fresh pass.
+  const shift = query.lexed?.start ?? 0;
+  const code = query.lexed?.code ?? tokenizeSql(sql).filter(isCodeToken);
   const depths: number[] = [];
   let depth = 0;
   for (const token of code) {
@@ -85,7 +87,7 @@ export function applyRowCap(query: ValidatedQuery, maxRows: number): string {
     return `${WRAP_PREFIX}${sql}\n) AS ${CAP_ALIAS} LIMIT ${maxRows}`;
   }
   if (BigInt(count.text) <= BigInt(maxRows)) return sql;
-  return `${sql.slice(0, count.start)}${maxRows}${sql.slice(count.end)}`;
+  return `${sql.slice(0, count.start - shift)}${maxRows}${sql.slice(count.end - shift)}`;
 }
 
 /** Longest snippet MySQL and MariaDB quote after "near" (`%-.80s`). */

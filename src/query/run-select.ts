@@ -250,9 +250,10 @@ export function runSelect(connection: PooledConnection, sql: string, limits: Res
     };
 
     let columns: QueryColumn[] = [];
+    // One fixed-shape literal (no spread): mysql2 copies it and reads it on every row, and a spread would leave it a dictionary.
     const command = connection.query({
       sql,
-      ...(values === undefined ? {} : { values: [...values] }),
+      values: values === undefined ? undefined : [...values],
       rowsAsArray: true,
       disableEval: true,
       // Only for results with a JSON column: the others drop it, and disableEval, once their columns are known (below).

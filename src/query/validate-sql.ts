@@ -48,6 +48,13 @@ export interface ValidatedQuery {
   tables: string[];
   /** node-sql-parser's AST of the statement (for planners that need the shape; never re-serialised). */
   ast?: unknown;
+  /**
+   * The statement's code tokens as the lexer found them, offsets into the
+   * text before `sql` was trimmed (`sql` starts at `start`): the row cap
+   * reads them instead of tokenizing the text again. Absent on a query
+   * built by hand.
+   */
+  lexed?: Pick<LexedStatement, 'code' | 'start'>;
 }
 
 /** Longest SQL text accepted by default, in UTF-16 code units (query_max_length's default). */
@@ -986,5 +993,5 @@ export function analyseStatement(lexed: LexedStatement): ValidatedQuery {
     if (error instanceof RangeError) throw tooDeep();
     throw error;
   }
-  return { sql: trimmed, tables: walker.tables, ast: asts[0] };
+  return { sql: trimmed, tables: walker.tables, ast: asts[0], lexed };
 }

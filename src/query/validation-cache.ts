@@ -59,7 +59,7 @@ export class ValidationCache {
       // Most recently used last: Map keeps insertion order.
       this.verdicts.delete(digest.key);
       this.verdicts.set(digest.key, cached);
-      if (cached !== null) return { sql: lexed.sql, tables: [...cached] };
+      if (cached !== null) return { sql: lexed.sql, tables: [...cached], lexed };
       return analyseStatement(lexed);
     }
     const validated = analyseStatement(lexed); // a refusal throws here and is not cached

@@ -15,6 +15,7 @@ import { planScatter } from '../query/scatter-plan.js';
 import { executePlan, FederationGate } from '../query/execute-plan.js';
 import type { QueryRows } from '../query/run-select.js';
 import type { ShardManager } from '../shards/shard-manager.js';
+import type { FamilyPart } from '../shards/catalog.js';
 import { RAW_LOGS_TABLE } from '../schema/identifiers.js';
 
 /** What a query answers. `results` is the seed-compatible key. */
@@ -151,9 +152,7 @@ export class QueryService {
     const { manager } = this.options;
     const placements = new Map<string, string>();
     const spread = new Map<string, string[]>();
-    const place = async (family: string): Promise<void> => {
-      // Every part, active or not: a part becomes a writer's only after every reader knows it.
-      const parts = await manager.partsOf(family);
+    const place = (family: string, parts: FamilyPart[] | undefined): void => {
       const shard = parts?.[0]?.shard;
       if (parts === undefined || shard === undefined) {
         throw new AppError(
@@ -165,9 +164,12 @@ export class QueryService {
       placements.set(family, shard);
       if (parts.length > 1) spread.set(family, parts.map((part) => part.shard));
     };
-    // One family (most queries): no array of promises to gather.
-    if (families.length === 1) await place(families[0] as string);
-    else await Promise.all(families.map(place));
+    // Every part, active or not: a part becomes a writer's only after every reader knows it.
+    // One family this process has placed already (most queries): no promise at all.
+    const only = families.length === 1 ? (families[0] as string) : undefined;
+    const known = only === undefined ? undefined : manager.knownPartsOf(only);
+    if (only !== undefined) place(only, known ?? (await manager.partsOf(only)));
+    else await Promise.all(families.map(async (family) => place(family, await manager.partsOf(family))));
     const readsRawLogs = validated.tables.includes(RAW_LOGS_TABLE);
     const plan = planQuery({
       tables: validated.tables,

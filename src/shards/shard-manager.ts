@@ -232,6 +232,21 @@ export class ShardManager {
     return shard === undefined ? undefined : [{ shard, index: 0, active: true }];
   }
 
+  /**
+   * What {@link partsOf} would answer when this process already knows it
+   * (a fresh spread snapshot, and the family's part list or cached
+   * placement), without a promise; undefined when only the catalog can say,
+   * and then the caller awaits partsOf. The query path's single-shard case.
+   */
+  knownPartsOf(family: string): FamilyPart[] | undefined {
+    const snapshot = this.spreadSnapshot;
+    if (snapshot === undefined || Date.now() - snapshot.at >= PARTS_TTL_MS) return undefined;
+    const spread = snapshot.parts.get(family);
+    if (spread !== undefined && spread.length > 0) return spread;
+    const shard = this.placementCache.get(family);
+    return shard === undefined ? undefined : [{ shard, index: 0, active: true }];
+  }
+
   /** See {@link spreadSnapshot}; concurrent callers share one read. */
   private spreadParts(): Promise<ReadonlyMap<string, FamilyPart[]>> {
     const snapshot = this.spreadSnapshot;
@@ -384,7 +399,8 @@ export class ShardManager {
   async withShard<T>(id: string, family: string | undefined, work: (pool: ShardPool) => Promise<T>): Promise<T> {
     const pool = this.pool(id);
     try {
-      await pool.ready();
+      // Bootstrapped already (every request after the first): no promise to wait for.
+      if (!pool.isReady) await pool.ready();
       return await work(pool);
     } catch (error) {
       throw translateMysqlError(error, family === undefined ? { shard: id } : { shard: id, family });

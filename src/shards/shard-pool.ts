@@ -301,6 +301,11 @@ export class ShardPool {
    * a failure (shard down) is retried on the next call.
    * Throws SHARD_UNAVAILABLE when the server cannot be reached.
    */
+  /** True once {@link ready} has resolved (the shard is bootstrapped). */
+  get isReady(): boolean {
+    return this.info !== undefined;
+  }
+
   ready(): Promise<ServerInfo> {
     if (this.info !== undefined) return Promise.resolve(this.info);
     if (this.bootstrapping === undefined) {

@@ -1,12 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { applyRowCap, CAP_ALIAS, restateServerMessage } from '../../../src/query/row-cap.js';
 import { validateSql } from '../../../src/query/validate-sql.js';
+import { ValidationCache } from '../../../src/query/validation-cache.js';
 
 function cap(sql: string, maxRows: number): string {
   return applyRowCap(validateSql(sql), maxRows);
 }
 
 describe('applyRowCap', () => {
+  it('edits the same token from the lexer\'s tokens as from a fresh pass, leading blanks and comments included', () => {
+    const cache = new ValidationCache();
+    for (const text of [
+      '   SELECT * FROM t ORDER BY id LIMIT 5000',
+      '\n /* first */ SELECT * FROM t LIMIT 2, 5000 -- tail',
+      '\t\tSELECT * FROM t LIMIT 5000 OFFSET 7;',
+      '  SELECT * FROM t WHERE a = (SELECT MAX(a) FROM t LIMIT 1) LIMIT 9000',
+      '  (SELECT * FROM t LIMIT 3) UNION (SELECT * FROM t LIMIT 4)',
+    ]) {
+      for (const validated of [validateSql(text), cache.validate(text), cache.validate(text)]) {
+        expect(validated.lexed).toBeDefined();
+        expect(applyRowCap(validated, 1001)).toBe(applyRowCap({ sql: validated.sql, tables: validated.tables }, 1001));
+      }
+    }
+  });
+
   it('appends a LIMIT on its own line when there is none', () => {
     expect(cap('SELECT * FROM dog_registry;', 1001)).toBe('SELECT * FROM dog_registry\nLIMIT 1001');
   });
