@@ -179,7 +179,9 @@ export async function graphqlQueries(ctx: BenchContext, fixture: QueryFixture): 
     title,
     unit: 'req/s',
     baselineLabel: 'the same SQL through REST POST /api/query, same run',
-    target: 'GraphQL >= 0.85 x REST req/s',
+    // 7b's target is issue 13's, against a bare Apollo Server (it replaced issue 5's ratio to REST, which
+    // measured Apollo's fixed per-request cost rather than the gateway's); 7c keeps issue 5's.
+    target: id === '7b' ? 'GraphQL p50 <= 1.25 x bare Apollo p50 (issue 13)' : 'GraphQL >= 0.85 x REST req/s',
   });
   if (!(await graphqlAvailable(ctx))) {
     return kinds.map(([id, title]) => ({ ...base(id, title), notes: [], skipped: 'skipped: /graphql not available' }));
@@ -223,6 +225,7 @@ export async function graphqlQueries(ctx: BenchContext, fixture: QueryFixture): 
             met: Number.isFinite(ratio) ? ratio <= 1.25 : undefined,
           },
         ];
+        result.met = result.userBaselines[0]?.met;
       }
       results.push(result);
     }
