@@ -10,7 +10,7 @@
  * Knows nothing of families or users' SQL.
  */
 import type { Knex } from 'knex';
-import type { Connection, QueryError } from 'mysql2';
+import { PoolConnection, type Connection, type QueryError } from 'mysql2';
 import mysql from 'mysql2/promise';
 import type { ShardConfig } from '../config/config.js';
 import { noAnswerError } from '../errors/mysql-errors.js';
@@ -59,6 +59,10 @@ interface GuardableConnection {
  * pool discards the connection when it comes back.
  */
 export function destroyConnection(connection: unknown): void {
+  // A connection of a mysql2 pool (the readers') leaves its pool now, not when its socket's close event
+  // comes, so it is never handed out again meanwhile. Not PoolConnection.destroy(): that marks it closing,
+  // and mysql2 then never fails the statements still queued on it.
+  if (connection instanceof PoolConnection) (connection as unknown as { _removeFromPool?: () => void })._removeFromPool?.();
   (connection as GuardableConnection).stream?.destroy();
 }
 

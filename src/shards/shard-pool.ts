@@ -3,7 +3,8 @@
  * connection pools: an `ingest` Knex for the write transactions of ingest
  * (several statements per round trip), a `writer` Knex for DDL, retention
  * and federation staging, and a `reader` Knex whose sessions are READ ONLY
- * with a statement time limit, for users' SQL; the catalog has a pool of its
+ * with a statement time limit, for users' SQL (on mysql2's own pool, the
+ * others on knex's tarn: see the constructor); the catalog has a pool of its
  * own ({@link createCatalogKnex}). Every statement has a client-side deadline
  * (shards/connection.ts guardStatements), so a hung server cannot hold a
  * connection for longer than write_timeout_ms (query_timeout_ms plus a margin
@@ -14,7 +15,7 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import type mysql from 'mysql2/promise';
-import { setMaxParserCache } from 'mysql2';
+import mysqlCore, { setMaxParserCache } from 'mysql2';
 import type { ShardConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { translateMysqlError } from '../errors/mysql-errors.js';
@@ -202,6 +203,8 @@ export class ShardPool {
   readonly config: ShardConfig;
   readonly writer: Knex;
   readonly reader: Knex;
+  /** The native pool under {@link reader} (knex does not own it: {@link close} ends it). */
+  private readonly readerPool: mysqlCore.Pool;
   /**
    * Ingest writes only: its sessions allow several statements per round trip,
    * so a whole write transaction (START TRANSACTION; INSERT ...; COMMIT) costs
@@ -257,27 +260,40 @@ export class ShardPool {
     // A user may always kill its own threads; another user's need CONNECTION ADMIN.
     const killReader: ThreadKiller =
       readerUser === null ? kill : (threadId) => killThread({ ...this.config, user: readerUser.user, password: readerUser.password }, threadId, this.logger);
-    this.reader = knexFactory({
-      ...base,
-      connection: readerUser === null ? connection : { ...connection, user: readerUser.user, password: readerUser.password },
-      pool: {
-        min: 0,
-        max: options.poolMax,
-        idleTimeoutMillis: 30_000,
-        afterCreate: (conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) => {
-          const setUp = async (): Promise<void> => {
-            await runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`);
-            const rows = (await runRaw(conn, 'SELECT VERSION() AS v')) as Array<{ v: string }>;
-            const flavor = flavorOfVersion(rows[0]?.v ?? '');
-            await runRaw(conn, statementTimeLimitSql(flavor, options.queryTimeoutMs));
-            // Second line of defence behind the SQL validator: this session cannot write.
-            await runRaw(conn, 'SET SESSION TRANSACTION READ ONLY');
-            guardStatements(conn, 'query', readDeadlineMs, killReader);
-          };
-          setUp().then(() => done(null, conn), (error: Error) => done(error, conn));
-        },
-      },
+    // mysql2's own pool under the reader's knex (knex's connectionPool): a user's query borrows and
+    // returns a connection without tarn's two timed pending operations and their promises. The writer,
+    // ingest and catalog pools stay on tarn.
+    this.readerPool = mysqlCore.createPool({
+      ...(readerUser === null ? connection : { ...connection, user: readerUser.user, password: readerUser.password }),
+      connectionLimit: options.poolMax,
+      maxIdle: 0,
+      idleTimeout: 30_000,
+      waitForConnections: true,
     });
+    this.readerPool.on('connection', (conn) => this.setUpReaderSession(conn, options.queryTimeoutMs, readDeadlineMs, killReader));
+    this.reader = knexFactory({ client: base.client, log: base.log, connectionPool: this.readerPool } as Knex.Config);
+  }
+
+  /**
+   * A new reader connection's session, queued before the statement it was
+   * borrowed for (mysql2 runs a connection's statements in order): strict
+   * mode, UTC, utf8mb4, the statement time limit, READ ONLY, and the
+   * client-side deadline. A setting the server refuses closes the
+   * connection, so nothing queued after it runs on a session without it.
+   */
+  private setUpReaderSession(conn: mysqlCore.PoolConnection, queryTimeoutMs: number, deadlineMs: number, kill: ThreadKiller): void {
+    guardStatements(conn, 'query', deadlineMs, kill);
+    // The reader is used only once the shard is bootstrapped (withShard), so its flavor is known; else the handshake's version says.
+    const version = this.info?.version ?? (conn as unknown as { _handshakePacket?: { serverVersion?: string } | null })._handshakePacket?.serverVersion ?? '';
+    const refused = (error: Error | null): void => {
+      if (error === null) return;
+      this.logger.warn({ err: error }, 'a reader session setting was refused; the connection is closed');
+      destroyConnection(conn);
+    };
+    conn.query(`SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`, refused);
+    conn.query(statementTimeLimitSql(this.info?.flavor ?? flavorOfVersion(version), queryTimeoutMs), refused);
+    // Second line of defence behind the SQL validator: this session cannot write.
+    conn.query('SET SESSION TRANSACTION READ ONLY', refused);
   }
 
   /** Kills server thread `threadId` of this shard from a fresh connection (see {@link killThread}); never rejects. */
@@ -387,6 +403,11 @@ export class ShardPool {
 
   /** Destroys every pool of this shard. */
   async close(): Promise<void> {
-    await Promise.allSettled([this.writer.destroy(), this.reader.destroy(), this.ingest.destroy()]);
+    await Promise.allSettled([
+      this.writer.destroy(),
+      this.reader.destroy(),
+      this.ingest.destroy(),
+      new Promise<void>((resolve) => this.readerPool.end(() => resolve())),
+    ]);
   }
 }
