@@ -13,7 +13,7 @@
  * 2. + the validation verdict (lexer, digest, cache) and the row cap;
  * 3. + the gateway's rows (query/run-select.ts: typed cells, byte budget,
  *    duplicate-name check) on a connection of that pool;
- * 4. + the shard's reader pool (knex, tarn) and its statement deadline
+ * 4. + the shard's reader pool (knex over mysql2's pool) and its statement deadline
  *    (ShardManager.withReader);
  * 5. + cancellation: an AbortSignal through withReader (one for every
  *    request, so only its listener and races count);

@@ -166,10 +166,10 @@ export class QueryService {
     };
     // Every part, active or not: a part becomes a writer's only after every reader knows it.
     // One family this process has placed already (most queries): no promise at all.
-    const only = families.length === 1 ? (families[0] as string) : undefined;
-    const known = only === undefined ? undefined : manager.knownPartsOf(only);
-    if (only !== undefined) place(only, known ?? (await manager.partsOf(only)));
-    else await Promise.all(families.map(async (family) => place(family, await manager.partsOf(family))));
+    if (families.length === 1) {
+      const only = families[0] as string;
+      place(only, manager.knownPartsOf(only) ?? (await manager.partsOf(only)));
+    } else await Promise.all(families.map(async (family) => place(family, await manager.partsOf(family))));
     const readsRawLogs = validated.tables.includes(RAW_LOGS_TABLE);
     const plan = planQuery({
       tables: validated.tables,

@@ -226,6 +226,8 @@ export class ShardManager {
    * catalog once PARTS_TTL_MS old.
    */
   async partsOf(family: string): Promise<FamilyPart[] | undefined> {
+    const known = this.knownPartsOf(family);
+    if (known !== undefined) return known;
     const spread = (await this.spreadParts()).get(family);
     if (spread !== undefined && spread.length > 0) return spread;
     const shard = await this.shardOf(family);
@@ -236,7 +238,7 @@ export class ShardManager {
    * What {@link partsOf} would answer when this process already knows it
    * (a fresh spread snapshot, and the family's part list or cached
    * placement), without a promise; undefined when only the catalog can say,
-   * and then the caller awaits partsOf. The query path's single-shard case.
+   * and then the caller awaits partsOf (which starts with this).
    */
   knownPartsOf(family: string): FamilyPart[] | undefined {
     const snapshot = this.spreadSnapshot;
@@ -400,7 +402,7 @@ export class ShardManager {
     const pool = this.pool(id);
     try {
       // Bootstrapped already (every request after the first): no promise to wait for.
-      if (!pool.isReady) await pool.ready();
+      if (pool.serverInfo === undefined) await pool.ready();
       return await work(pool);
     } catch (error) {
       throw translateMysqlError(error, family === undefined ? { shard: id } : { shard: id, family });

@@ -33,6 +33,9 @@ import type { ServerFlavor } from '../schema/type-mapping.js';
  */
 const SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
+/** The statement that applies those settings to a new session (every pool's). */
+const SESSION_SETTINGS_SQL = `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`;
+
 /** Options shared by all pools of a gateway process. */
 export interface ShardPoolOptions {
   /** Connections per pool (ingest, writer and reader each); default 10. */
@@ -99,7 +102,7 @@ type AfterCreate = (conn: RawConnection, done: (error: Error | null, conn: RawCo
 /** knex afterCreate hook of the writer, ingest and catalog pools: strict mode, UTC, utf8mb4, a write deadline. */
 function writeSessionSetUp(timeoutMs: number, kill: ThreadKiller): AfterCreate {
   return (conn, done) => {
-    runRaw(conn, `SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`).then(
+    runRaw(conn, SESSION_SETTINGS_SQL).then(
       () => {
         guardStatements(conn, 'write', timeoutMs, kill);
         done(null, conn);
@@ -290,7 +293,7 @@ export class ShardPool {
       this.logger.warn({ err: error }, 'a reader session setting was refused; the connection is closed');
       destroyConnection(conn);
     };
-    conn.query(`SET SESSION sql_mode = '${SQL_MODE}', time_zone = '+00:00', NAMES utf8mb4`, refused);
+    conn.query(SESSION_SETTINGS_SQL, refused);
     conn.query(statementTimeLimitSql(this.info?.flavor ?? flavorOfVersion(version), queryTimeoutMs), refused);
     // Second line of defence behind the SQL validator: this session cannot write.
     conn.query('SET SESSION TRANSACTION READ ONLY', refused);
@@ -317,11 +320,6 @@ export class ShardPool {
    * a failure (shard down) is retried on the next call.
    * Throws SHARD_UNAVAILABLE when the server cannot be reached.
    */
-  /** True once {@link ready} has resolved (the shard is bootstrapped). */
-  get isReady(): boolean {
-    return this.info !== undefined;
-  }
-
   ready(): Promise<ServerInfo> {
     if (this.info !== undefined) return Promise.resolve(this.info);
     if (this.bootstrapping === undefined) {
